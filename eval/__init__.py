@@ -1,0 +1,1 @@
+"""Evaluation of the question-answering assistant: metrics and hand-written question sets."""

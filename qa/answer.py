@@ -1,0 +1,217 @@
+"""The extractive answer selector: scores the sentences of the retrieved chunks and quotes the best, with citations.
+
+A sentence's score mixes the dense cosine to the question (sentence vectors are stored at index time, so nothing is
+encoded here), idf-weighted lexical overlap, the retrieval score of its chunk, and whether it holds the kind of thing
+asked for (a date for "when", a number for "how many", a name for "who"). Weak evidence means an abstention.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import SelectorSettings
+from .index import Index
+from .text import tokenize
+from .types import Answer, AnswerSentence, Citation, Hit, Sentence
+
+NO_ANSWER = "The collection does not say."
+
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|" \
+         r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?"
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|" \
+               r"fifty|hundred|thousand|million|billion|half|dozen|first|second|third|fourth|fifth|sixth|" \
+               r"seventh|eighth|ninth|tenth)"
+_NUM = rf"(?:\d[\d,.]*|{_NUMBER_WORD})"
+_PATTERNS = {
+    "date": re.compile(
+        rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
+        rf"(?:in|since|until|by)\s+{_MONTH}|(?:on|last|this|next)\s+{_WEEKDAY}|{_WEEKDAY}|"
+        rf"(?:last|this|next)\s+(?:month|year|week)|(?:19|20)\d{{2}})\b"),
+    "number": re.compile(
+        rf"\b(?:(?:more than|less than|approximately|about|nearly|over|almost|some|around)\s+)?"
+        rf"{_NUM}(?:(?:\s+and\s+a|\s+and|-|\s+)\s*{_NUM})*(?:\s+(?:per\s?cent|percent|%|[a-z]+s))?\b",
+        re.IGNORECASE),
+    "name": re.compile(r"\b(?:(?:Mr|Mrs|Ms|Dr|President|Secretary)\.?\s+)?[A-Z][a-z\u2019'-]+(?:\s+[A-Z][a-z\u2019'-]+)*"),
+    "place": re.compile(r"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
+                       r"(?:the )?[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
+}
+_LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]?|areas|issues|steps|topics|points|"
+                        r"measures|what were|which .*s\b)", re.IGNORECASE)
+
+
+@dataclass
+class QuestionKind:
+    answer_type: str | None  # date | number | name | place | None
+    is_list: bool
+
+
+def question_kind(question: str) -> QuestionKind:
+    q = question.lower().strip()
+    if re.match(r"(when|what (year|date|day|month)|which (year|date|day|month)|on what (date|day))\b", q):
+        kind = "date"
+    elif re.match(r"(how (many|much|long|old|often)|what (percentage|number|share))\b", q):
+        kind = "number"
+    elif re.match(r"(who|whom|whose|which (person|official|leader|minister|president|diplomat))\b", q):
+        kind = "name"
+    elif re.match(r"(where|in (what|which) (city|country|place)|what (city|country|place))\b", q):
+        kind = "place"
+    else:
+        kind = None
+    parts = len(re.findall(r"\b(and|also)\b", q)) > 0 and len(re.findall(r"\b(what|who|when|where|how|which)\b", q)) > 1
+    return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts)
+
+
+def candidate_spans(sentence: str, kind: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _PATTERNS[kind].finditer(sentence)]
+
+
+class AnswerSelector:
+    def __init__(self, index: Index, settings: SelectorSettings):
+        self.index = index
+        self.settings = settings
+
+    def select(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Answer:
+        cfg = self.settings
+        kind = question_kind(question)
+        sentences, rows, retrieval, context = self._candidates(hits[:cfg.chunks])
+        if not sentences:
+            return Answer(question, NO_ANSWER, True, 0.0, [], [], hits=hits)
+        q = query_vector.astype(np.float32)
+        vectors = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32)
+        dense = vectors @ q
+        q_weights = self._term_weights(question)
+        lexical = np.array([self._overlap(q_weights, s.text, c) for s, c in zip(sentences, context)])
+        typed = np.array([self._has_type(kind, question, s.text) for s in sentences])
+        evidence = cfg.w_dense * dense + cfg.w_lexical * lexical  # how well the sentence itself answers
+        scores = evidence + cfg.w_retrieval * retrieval + cfg.w_type * typed
+
+        order = np.argsort(-scores, kind="stable")
+        best = float(scores[order[0]])
+        support = float(evidence.max())
+        confidence = _confidence(support, cfg.abstain_below)
+        if support < cfg.abstain_below:
+            chosen = [int(i) for i in order[:cfg.max_sentences]]
+            return self._answer(question, sentences, chosen, scores, None, True, confidence, hits)
+        limit = cfg.list_max_sentences if kind.is_list else cfg.max_sentences
+        ratio = cfg.list_keep_ratio if kind.is_list else cfg.keep_ratio
+        chosen = [int(order[0])]
+        for i in order[1:]:
+            if len(chosen) >= limit or scores[i] < ratio * best:
+                break
+            if max(float(vectors[i] @ vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
+                continue  # a near-duplicate of a sentence already quoted
+            chosen.append(int(i))
+        span = self._span(kind, question, sentences[chosen[0]]) if kind.answer_type else None
+        return self._answer(question, sentences, chosen, scores, span, False, confidence, hits)
+
+    def _candidates(self, hits: list[Hit]):
+        """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it and
+        that chunk's text with its article's title (the context that lexical evidence may also come from)."""
+        store = self.index.store
+        top = max((h.score for h in hits), default=0.0)
+        seen: dict[int, int] = {}
+        sentences, rows, retrieval, context = [], [], [], []
+        for hit in hits:
+            rel = hit.score / top if top > 0 else 0.0
+            chunk = hit.chunk
+            title = store.article(store.article_index(chunk.article_id)).title
+            for offset, sentence in enumerate(store.sentences(chunk.first_sentence, chunk.last_sentence)):
+                row = chunk.first_sentence + offset
+                if row in seen:
+                    retrieval[seen[row]] = max(retrieval[seen[row]], rel)
+                    continue
+                seen[row] = len(sentences)
+                sentences.append(sentence)
+                rows.append(row)
+                retrieval.append(rel)
+                context.append(set(tokenize(f"{title} {chunk.text}")))
+        return sentences, np.asarray(rows, dtype=np.int64), np.asarray(retrieval), context
+
+    def _term_weights(self, question: str) -> dict[str, float]:
+        """idf of each question term; a term the collection never uses weighs as much as the rarest possible."""
+        vocab, idf = self.index.bm25.vocab, self.index.bm25.idf
+        unseen = float(np.log((self.index.bm25.size + 0.5) / 0.5))
+        return {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
+
+    def _overlap(self, weights: dict[str, float], text: str, context: set[str]) -> float:
+        """Share of the question's idf mass found in the sentence; terms found only in its context count half."""
+        total = sum(weights.values())
+        if total <= 0:
+            return 0.0
+        present = set(tokenize(text))
+        found = sum(w if t in present else 0.5 * w if t in context else 0.0 for t, w in weights.items())
+        return found / total
+
+    @staticmethod
+    def _has_type(kind: QuestionKind, question: str, text: str) -> float:
+        if kind.answer_type is None:
+            return 0.5
+        q_words = set(re.findall(r"\w+", question.lower()))
+        for s, e in candidate_spans(text, kind.answer_type):
+            if not set(re.findall(r"\w+", text[s:e].lower())) <= q_words:
+                return 1.0
+        return 0.0
+
+    @staticmethod
+    def _span(kind: QuestionKind, question: str, sentence: Sentence) -> tuple[int, int] | None:
+        """The answer inside the best sentence: the typed candidate, not already in the question, closest to the
+        question's words there."""
+        text = sentence.text
+        q_words = set(re.findall(r"\w+", question.lower())) - {"the", "a", "an", "of", "in", "to", "and"}
+        anchors = [m.start() for m in re.finditer(r"\w+", text) if m.group(0).lower() in q_words]
+        best, best_dist = None, None
+        for s, e in candidate_spans(text, kind.answer_type):
+            words = set(re.findall(r"\w+", text[s:e].lower()))
+            if not words or words <= q_words:
+                continue
+            dist = min((abs(a - s) for a in anchors), default=0)
+            if best_dist is None or dist < best_dist:
+                best, best_dist = (s, e), dist
+        if best is None:
+            return None
+        return sentence.start + best[0], sentence.start + best[1]
+
+    def _answer(self, question, sentences, chosen, scores, span, abstained, confidence, hits) -> Answer:
+        # Readable order: articles in the order of their best sentence, each article's sentences in document order.
+        article_order: dict[str, int] = {}
+        for i in chosen:
+            article_order.setdefault(sentences[i].article_id, len(article_order) + 1)
+        ordered = sorted(chosen, key=lambda i: (article_order[sentences[i].article_id], sentences[i].start))
+        quoted = []
+        for i in ordered:
+            s = sentences[i]
+            sent_span = span if (span and i == chosen[0]) else None
+            quoted.append(AnswerSentence(" ".join(s.text.split()), article_order[s.article_id], s.article_id,
+                                         s.start, s.end, round(float(scores[i]), 4), sent_span))
+        citations = [self._citation(n, article_id, [q for q in quoted if q.article_id == article_id])
+                     for article_id, n in article_order.items()]
+        text = NO_ANSWER if abstained else " ".join(f"{q.text} [{q.citation}]" for q in quoted)
+        return Answer(question, text, abstained, round(confidence, 4), quoted, citations, hits=hits)
+
+    def _citation(self, n: int, article_id: str, quoted: list[AnswerSentence]) -> Citation:
+        """The quoted sentences with one neighbour on each side, as one passage of the article."""
+        store = self.index.store
+        a = store.article_index(article_id)
+        article = store.article(a)
+        _, ranges = store.sentence_ranges(a)
+        picked = sorted({j for q in quoted for j, r in enumerate(ranges) if r == (q.start, q.end)})
+        keep = sorted({k for j in picked for k in (j - 1, j, j + 1) if 0 <= k < len(ranges)})
+        pieces, prev = [], None
+        for k in keep:
+            if prev is not None and k != prev + 1:
+                pieces.append("\u2026")
+            pieces.append(" ".join(article.text[slice(*ranges[k])].split()))
+            prev = k
+        start, end = ranges[keep[0]][0], ranges[keep[-1]][1]
+        return Citation(n, article.id, article.title, article.date, article.source, article.path, " ".join(pieces),
+                        start, end, article.page_at(quoted[0].start))
+
+
+def _confidence(best: float, threshold: float) -> float:
+    """A monotone map of the best sentence score to 0..1, equal to 0.5 at the abstention threshold."""
+    if best < threshold:
+        return max(0.0, 0.5 * best / threshold) if threshold > 0 else 0.0
+    return min(1.0, 0.5 + 0.5 * (best - threshold) / max(1e-9, 0.75 - threshold))

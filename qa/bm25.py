@@ -1,0 +1,77 @@
+"""BM25 as a sparse term x chunk weight matrix.
+
+The scores are rank-bm25's ``BM25Okapi`` (idf ``log(N - df + 0.5) - log(df + 0.5)`` with negative values floored at
+``epsilon * mean idf``; k1, b and document lengths as there), precomputed per (term, chunk), so a query is the sum of
+a few sparse rows instead of a Python loop over every chunk. Stored as plain arrays, never pickled.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class BM25Index:
+    def __init__(self, vocab: dict[str, int], weights: sp.csr_matrix, idf: np.ndarray):
+        self.vocab = vocab
+        self.weights = weights  # terms x chunks, CSR: a term's row holds its weight in every chunk containing it
+        self.idf = idf
+
+    @property
+    def size(self) -> int:
+        return self.weights.shape[1]
+
+    @classmethod
+    def build(cls, docs: list[list[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> "BM25Index":
+        vocab: dict[str, int] = {}
+        term_ids = [vocab.setdefault(tok, len(vocab)) for doc in docs for tok in doc]
+        lengths = np.fromiter((len(doc) for doc in docs), dtype=np.int64, count=len(docs))
+        doc_ids = np.repeat(np.arange(len(docs)), lengths)
+        # Duplicate (term, doc) pairs are summed into term frequencies by the conversion to CSR.
+        tf = sp.csr_matrix(
+            (np.ones(len(term_ids), dtype=np.float64), (np.asarray(term_ids, dtype=np.int64), doc_ids)),
+            shape=(len(vocab), len(docs)),
+        )
+        tf.sum_duplicates()
+        n_docs = len(docs)
+        df = np.diff(tf.indptr).astype(np.float64)
+        idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+        if len(idf):
+            idf[idf < 0] = epsilon * idf.mean()
+        avgdl = lengths.sum() / max(n_docs, 1)
+        norm = k1 * (1 - b + b * lengths / avgdl) if n_docs else lengths
+        weights = tf.copy()
+        rows = np.repeat(np.arange(len(vocab)), np.diff(tf.indptr))
+        weights.data = idf[rows] * tf.data * (k1 + 1) / (tf.data + norm[tf.indices])
+        return cls(vocab, weights, idf)
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk; a repeated query term counts each time, as in rank-bm25."""
+        rows = [self.vocab[t] for t in query_tokens if t in self.vocab]
+        if not rows:
+            return np.zeros(self.size)
+        counts = np.bincount(rows, minlength=0)
+        terms = np.nonzero(counts)[0]
+        query = sp.csr_matrix((counts[terms].astype(np.float64), (np.zeros(len(terms), dtype=np.int64), terms)),
+                              shape=(1, self.weights.shape[0]))
+        return np.asarray((query @ self.weights).todense()).ravel()
+
+    def save(self, folder: Path) -> None:
+        for name in ("indptr", "indices", "data"):
+            np.save(folder / f"bm25_{name}.npy", getattr(self.weights, name))
+        np.save(folder / "bm25_idf.npy", self.idf)
+        terms = sorted(self.vocab, key=self.vocab.get)
+        (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path, n_chunks: int) -> "BM25Index":
+        # Memory-mapped: a query touches only the rows of its terms.
+        arrays = {name: np.load(folder / f"bm25_{name}.npy", mmap_mode="r", allow_pickle=False)
+                  for name in ("indptr", "indices", "data", "idf")}
+        terms = json.loads((folder / "bm25_vocab.json").read_text())
+        weights = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                                shape=(len(terms), n_chunks), copy=False)
+        idf = arrays["idf"]
+        return cls({t: i for i, t in enumerate(terms)}, weights, idf)

@@ -1,0 +1,32 @@
+"""Sentences of an article's content, and overlapping windows of whole sentences (the chunks)."""
+from __future__ import annotations
+
+from .config import ChunkSettings
+from .text import split_sentences, word_count
+from .types import Article
+
+
+def article_sentences(article: Article) -> list[tuple[int, int]]:
+    """Sentence ranges in ``article.text``, in document order, taken only from its content spans."""
+    return [s for start, end in article.spans for s in split_sentences(article.text, start, end)]
+
+
+def chunk_windows(sentence_words: list[int], settings: ChunkSettings) -> list[tuple[int, int]]:
+    """Windows ``[first, last)`` over an article's sentences: up to ``max_sentences`` sentences and ``max_words``
+    words (a longer sentence stands alone), consecutive windows sharing ``overlap`` sentences."""
+    windows, first, n = [], 0, len(sentence_words)
+    while first < n:
+        last, words = first, 0
+        while last < n and last - first < settings.max_sentences and (
+                last == first or words + sentence_words[last] <= settings.max_words):
+            words += sentence_words[last]
+            last += 1
+        windows.append((first, last))
+        if last == n:
+            break
+        first = max(first + 1, last - settings.overlap)
+    return windows
+
+
+def sentence_word_counts(text: str, sentences: list[tuple[int, int]]) -> list[int]:
+    return [word_count(text[s:e]) for s, e in sentences]

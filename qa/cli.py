@@ -1,0 +1,114 @@
+"""The ``qa`` command: a thin shell over the library (``build_index`` and ``Assistant.ask``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import Settings
+
+log = logging.getLogger("qa")
+
+
+def _settings(args) -> Settings:
+    return Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None))
+
+
+def cmd_index(args) -> int:
+    from .index import build_index
+
+    settings = _settings(args)
+    report = build_index(settings, rebuild=args.rebuild)
+    if report.up_to_date:
+        print(f"Index {settings.index_dir} is up to date: {report.articles} articles, {report.chunks} chunks "
+              f"({report.seconds:.2f} s)")
+    else:
+        print(f"Indexed {report.articles} articles from {report.corpus} into {settings.index_dir}: {report.chunks} "
+              f"chunks, {report.sentences} sentences; embedded {report.embedded_texts} texts, reused "
+              f"{report.reused_files} unchanged files, removed {report.removed_files}; {report.seconds:.1f} s")
+    for skipped in report.skipped:
+        print(f"skipped {skipped}")
+    return 0
+
+
+def _questions(args) -> list[str]:
+    if args.question == ["-"]:
+        return [line.strip() for line in sys.stdin if line.strip()]
+    return args.question
+
+
+def cmd_ask(args) -> int:
+    from .assistant import Assistant
+
+    questions = _questions(args)
+    if not questions or any(not q.strip() for q in questions):
+        print("qa ask: error: empty question (usage: qa ask QUESTION [QUESTION ...], or - to read stdin)",
+              file=sys.stderr)
+        return 2
+    assistant = Assistant(_settings(args))
+    for n, question in enumerate(questions):
+        answer = assistant.ask(question, k=args.k)
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            if n:
+                print()
+            print(format_answer(answer), flush=True)
+    return 0
+
+
+def format_answer(answer) -> str:
+    lines = [f"Q: {answer.question}"]
+    if answer.abstained:
+        lines.append(f"{answer.answer} The closest passages (confidence {answer.confidence:.2f}):")
+    else:
+        lines.append(answer.answer)
+    lines.append("")
+    lines.append("Sources:")
+    for c in answer.citations:
+        page = f", page {c.page}" if c.page else ""
+        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}; {c.source}) {c.path}{page}")
+        lines.append(f"    \u201c{c.passage}\u201d")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a collection of news articles.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the index")
+    p.add_argument("--corpus", help="article folder (default corpus/, or $QA_CORPUS)")
+    p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
+    p.add_argument("--rebuild", action="store_true", help="embed everything again instead of updating")
+    p.set_defaults(run=cmd_index)
+
+    p = sub.add_parser("ask", help="answer questions with quotes from the articles")
+    p.add_argument("question", nargs="+", help="one or more questions; - reads one per line from stdin")
+    p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
+    p.add_argument("-k", type=int, default=None, help="chunks to read for the answer (default 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per question per line")
+    p.set_defaults(run=cmd_ask)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    for noisy in ("faiss", "sentence_transformers", "httpx", "urllib3", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .embed import ModelLoadError
+    from .index import IndexError_
+    from .ingest import IngestError
+
+    try:
+        return args.run(args)
+    except (IngestError, IndexError_, ModelLoadError, ValueError) as exc:
+        print(f"qa {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"qa {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""All settings in one place, with defaults that work on the bundled collection.
+
+Environment variables override the defaults for the paths and the model: ``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_MODEL``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    max_sentences: int = 5
+    max_words: int = 200
+    overlap: int = 2  # sentences shared by consecutive chunks
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    mode: str = "hybrid"  # hybrid | bm25 | dense
+    fusion: str = "convex"  # convex | rrf
+    alpha: float = 0.5  # weight of the dense score in the convex combination
+    rrf_k: int = 60
+    candidates: int = 50  # top-N taken from each retriever before fusion
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+    bm25_epsilon: float = 0.25
+
+
+@dataclass(frozen=True)
+class SelectorSettings:
+    chunks: int = 5  # chunks the selector reads
+    max_sentences: int = 3
+    list_max_sentences: int = 5  # for list-like or multi-part questions
+    keep_ratio: float = 0.85  # further sentences must score at least this share of the best one
+    list_keep_ratio: float = 0.7
+    w_dense: float = 0.55
+    w_lexical: float = 0.25
+    w_retrieval: float = 0.1
+    w_type: float = 0.1
+    abstain_below: float = 0.3  # best sentence evidence (dense + lexical part) under which the assistant says it does not know
+    duplicate_cosine: float = 0.92
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    batch_size: int = 64
+    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    selector: SelectorSettings = field(default_factory=SelectorSettings)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = {
+            "corpus_dir": os.environ.get("QA_CORPUS"),
+            "index_dir": os.environ.get("QA_INDEX_DIR"),
+            "model": os.environ.get("QA_MODEL"),
+        }
+        values = {k: v for k, v in env.items() if v}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("corpus_dir", "index_dir"):
+            if key in values:
+                values[key] = Path(values[key])
+        return replace(cls(), **values)

@@ -1,0 +1,318 @@
+"""Build, update and open the index folder.
+
+Layout: ``INDEX_DIR/CURRENT`` names the live build, ``INDEX_DIR/builds/<name>/`` holds it (manifest.json,
+store.sqlite, bm25_*.npy, bm25_vocab.json, chunks.faiss, sentence_vectors.npy). A build is written to a new folder
+and made live by replacing ``CURRENT`` in one atomic rename, so an interrupted or failed build leaves the previous
+index usable. Nothing in the folder is pickled: loading it cannot run code.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .bm25 import BM25Index
+from .chunk import article_sentences, chunk_windows, sentence_word_counts
+from .config import Settings
+from .embed import Encoder
+from .ingest import IngestError, Skipped, display_path, list_corpus, read_articles
+from .store import Store, StoreWriter
+from .text import tokenize
+from .types import Article
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+class IndexError_(Exception):
+    """The index cannot be used; the message says what to do."""
+
+
+class IndexMissing(IndexError_):
+    pass
+
+
+class IndexMismatch(IndexError_):
+    pass
+
+
+@dataclass
+class BuildReport:
+    corpus: str
+    articles: int = 0
+    chunks: int = 0
+    sentences: int = 0
+    embedded_texts: int = 0
+    reused_files: int = 0
+    removed_files: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    up_to_date: bool = False
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+
+
+def _compat(settings: Settings) -> dict:
+    """What an index must have been built with to be used (or updated) with these settings."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": settings.model,
+        "chunking": asdict(settings.chunking),
+        "bm25": {"k1": settings.retrieval.bm25_k1, "b": settings.retrieval.bm25_b,
+                 "epsilon": settings.retrieval.bm25_epsilon},
+    }
+
+
+def current_build(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    folder = index_dir / "builds" / pointer.read_text().strip()
+    return folder if (folder / "manifest.json").is_file() else None
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    folder = current_build(index_dir)
+    return json.loads((folder / "manifest.json").read_text()) if folder else None
+
+
+def check_manifest(manifest: dict, settings: Settings, index_dir: Path) -> None:
+    want = _compat(settings)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(f"{index_dir}: index format {manifest.get('format_version')} is not this version's "
+                            f"({FORMAT_VERSION}); rebuild it with `qa index --rebuild`")
+    for key in ("model", "chunking", "bm25"):
+        if manifest.get(key) != want[key]:
+            raise IndexMismatch(f"{index_dir}: index was built with {key} {manifest.get(key)!r}, but the settings "
+                                f"ask for {want[key]!r}; rebuild it with `qa index --rebuild`")
+
+
+class Index:
+    """A built index opened for search: BM25 arrays, the faiss index, sentence vectors and the chunk store."""
+
+    def __init__(self, folder: Path, manifest: dict):
+        import faiss
+
+        self.folder = folder
+        self.manifest = manifest
+        n_chunks = manifest["counts"]["chunks"]
+        self.bm25 = BM25Index.load(folder, n_chunks)
+        self.dense = faiss.read_index(str(folder / "chunks.faiss"))
+        self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        self.store = Store(folder / "store.sqlite")
+
+    @classmethod
+    def open(cls, index_dir: Path, settings: Settings) -> "Index":
+        folder = current_build(index_dir)
+        if folder is None and not any(p.name not in (".lock", "builds") for p in _entries(index_dir)):
+            raise IndexMissing(f"{index_dir}: no index yet; build it with `qa index`")
+        if folder is None:
+            raise IndexMismatch(f"{index_dir}: not an index this version can read; rebuild it with `qa index --rebuild`")
+        manifest = json.loads((folder / "manifest.json").read_text())
+        check_manifest(manifest, settings, index_dir)
+        return cls(folder, manifest)
+
+    def chunk_vectors(self, rows) -> np.ndarray:
+        return np.vstack([self.dense.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, self.dense.d))
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _entries(folder: Path) -> list[Path]:
+    return list(folder.iterdir()) if folder.is_dir() else []
+
+
+class _Lock:
+    """One build at a time per index folder."""
+
+    def __init__(self, index_dir: Path):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.file = open(index_dir / ".lock", "w")
+
+    def __enter__(self):
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another build of this index is running; waiting for it")
+            fcntl.flock(self.file, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder | None = None,
+                progress: bool = True) -> BuildReport:
+    """Build or update the index of ``settings.corpus_dir`` in ``settings.index_dir``.
+
+    Files whose content is unchanged since the last build keep their vectors; only new or changed ones are embedded,
+    and removed ones leave the index. Raises IngestError when the corpus folder is missing.
+    """
+    started = time.perf_counter()
+    corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
+    report = BuildReport(corpus=display_path(corpus_dir))
+    files = list_corpus(corpus_dir)
+    with _Lock(index_dir):
+        old = _open_previous(index_dir, settings, rebuild)
+        fingerprints = {f.rel_id: f.fingerprint for f in files}
+        if old is not None and old.manifest["files"] == fingerprints:
+            counts = old.manifest["counts"]
+            report.articles, report.chunks, report.sentences = counts["articles"], counts["chunks"], counts["sentences"]
+            report.skipped = [Skipped(**s) for s in old.manifest.get("skipped", [])]
+            report.up_to_date, report.reused_files = True, len(files)
+            report.seconds = time.perf_counter() - started
+            old.close()
+            return report
+        name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
+        folder = index_dir / "builds" / name
+        folder.mkdir(parents=True)
+        try:
+            _write_build(folder, files, old, settings, encoder, progress, report)
+            if old is not None:
+                report.removed_files = len(set(old.manifest["files"]) - set(fingerprints))
+                old.close()
+                old = None
+            manifest = {
+                **_compat(settings),
+                "embedding_dim": report.dim,
+                "dense_index": "flat_ip",
+                "corpus": str(corpus_dir),
+                "files": fingerprints,
+                "skipped": [asdict(s) for s in report.skipped],
+                "counts": {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences},
+                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "build_seconds": round(time.perf_counter() - started, 3),
+            }
+            (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+            pointer = index_dir / "CURRENT.tmp"
+            pointer.write_text(name)
+            os.replace(pointer, index_dir / "CURRENT")  # the moment the new build goes live
+        except BaseException:
+            if old is not None:
+                old.close()
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        for stale in (index_dir / "builds").iterdir():
+            if stale.name != name:
+                shutil.rmtree(stale, ignore_errors=True)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> Index | None:
+    if rebuild:
+        return None
+    try:
+        return Index.open(index_dir, settings)
+    except IndexMissing:
+        return None
+    except IndexMismatch as exc:
+        log.info("%s; rebuilding everything", str(exc).split(";")[0])
+        return None
+
+
+@dataclass
+class _Pending:
+    """Rows of the new build whose vectors come from the encoder or from the previous build."""
+
+    chunk_rows: list[int] = field(default_factory=list)
+    chunk_texts: list[str] = field(default_factory=list)
+    sentence_rows: list[int] = field(default_factory=list)
+    sentence_texts: list[str] = field(default_factory=list)
+    reused_chunks: list[tuple[int, int]] = field(default_factory=list)  # (new row, old row)
+    reused_sentences: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _write_build(folder, files, old, settings, encoder, progress, report) -> None:
+    import faiss
+    from tqdm import tqdm
+
+    writer = StoreWriter(folder / "store.sqlite")
+    pending = _Pending()
+    tokens: list[list[str]] = []
+    old_files = old.manifest["files"] if old is not None else {}
+    for source in files:
+        if old_files.get(source.rel_id) == source.fingerprint:
+            report.reused_files += 1
+            for a in old.store.articles_of_file(source.rel_id):
+                article = old.store.article(a)
+                old_s0, sentences = old.store.sentence_ranges(a)
+                old_c0, windows = old.store.chunk_windows(a)
+                s0, c0 = writer.add(article, source.rel_id, sentences, windows)
+                pending.reused_sentences += [(s0 + i, old_s0 + i) for i in range(len(sentences))]
+                pending.reused_chunks += [(c0 + i, old_c0 + i) for i in range(len(windows))]
+                tokens += [tokenize(_chunk_text(article, sentences, w)) for w in windows]
+            continue
+        try:
+            articles = read_articles(source)
+        except IngestError as exc:
+            report.skipped.append(Skipped(display_path(source.path), str(exc)))
+            log.warning("skipped %s", report.skipped[-1])
+            continue
+        except OSError as exc:
+            report.skipped.append(Skipped(display_path(source.path), f"cannot read: {exc.strerror or exc}"))
+            log.warning("skipped %s", report.skipped[-1])
+            continue
+        for article in articles:
+            sentences = article_sentences(article)
+            windows = chunk_windows(sentence_word_counts(article.text, sentences), settings.chunking)
+            s0, c0 = writer.add(article, source.rel_id, sentences, windows)
+            pending.sentence_rows += range(s0, s0 + len(sentences))
+            pending.sentence_texts += [article.text[s:e] for s, e in sentences]
+            for i, w in enumerate(windows):
+                text = _chunk_text(article, sentences, w)
+                pending.chunk_rows.append(c0 + i)
+                pending.chunk_texts.append(text)
+                tokens.append(tokenize(text))
+    writer.close()
+    report.articles, report.sentences, report.chunks = writer.n_articles, writer.n_sentences, writer.n_chunks
+
+    encoder = encoder or Encoder(settings.model, settings.batch_size)
+    to_embed = pending.chunk_texts + pending.sentence_texts
+    if to_embed:
+        t0 = time.perf_counter()
+        with tqdm(total=len(to_embed), desc="Embedding", unit="text", disable=None if progress else True) as bar:
+            vectors = encoder.encode(to_embed, progress=bar.update)
+        report.encode_seconds = time.perf_counter() - t0
+        report.embedded_texts = len(to_embed)
+        dim = vectors.shape[1]
+    else:
+        vectors = None
+        dim = old.manifest["embedding_dim"] if old is not None else encoder.dim
+    report.dim = dim
+
+    chunk_vectors = np.zeros((report.chunks, dim), dtype=np.float32)
+    sentence_vectors = np.zeros((report.sentences, dim), dtype=np.float16)
+    n_new_chunks = len(pending.chunk_rows)
+    if vectors is not None:
+        chunk_vectors[pending.chunk_rows] = vectors[:n_new_chunks]
+        sentence_vectors[pending.sentence_rows] = vectors[n_new_chunks:]
+    if pending.reused_chunks:
+        new, prev = map(list, zip(*pending.reused_chunks))
+        chunk_vectors[new] = old.dense.reconstruct_batch(np.asarray(prev, dtype=np.int64))
+    if pending.reused_sentences:
+        new, prev = map(list, zip(*pending.reused_sentences))
+        sentence_vectors[new] = old.sentence_vectors[prev]
+
+    dense = faiss.IndexFlatIP(dim)
+    dense.add(chunk_vectors)
+    faiss.write_index(dense, str(folder / "chunks.faiss"))
+    np.save(folder / "sentence_vectors.npy", sentence_vectors)
+    r = settings.retrieval
+    BM25Index.build(tokens, k1=r.bm25_k1, b=r.bm25_b, epsilon=r.bm25_epsilon).save(folder)
+
+
+def _chunk_text(article: Article, sentences: list[tuple[int, int]], window: tuple[int, int]) -> str:
+    """What both retrievers index for a chunk: the article's title, then its sentences."""
+    body = " ".join(" ".join(article.text[s:e].split()) for s, e in sentences[window[0]:window[1]])
+    return f"{article.title}. {body}"

@@ -1,0 +1,123 @@
+"""Hybrid retrieval: BM25 top-N and dense top-N over chunks, fused into one ranking of ``Hit``s."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import RetrievalSettings
+from .embed import Encoder
+from .index import Index
+from .text import tokenize
+from .types import Hit
+
+MODES = ("hybrid", "bm25", "dense")
+FUSIONS = ("convex", "rrf")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: str | None = None  # ISO dates, inclusive; an undated article passes only an open range
+    end: str | None = None
+
+    def admits(self, date: str | None) -> bool:
+        if self.start is None and self.end is None:
+            return True
+        if date is None:
+            return False
+        return (self.start is None or date >= self.start) and (self.end is None or date <= self.end)
+
+
+def _top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
+    """Indices of the n highest scores (among allowed rows), best first."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    n = min(n, int(np.isfinite(scores).sum()))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    span = x.max() - x.min() if len(x) else 0.0
+    return (x - x.min()) / span if span > 0 else np.ones_like(x)
+
+
+class Retriever:
+    def __init__(self, index: Index, encoder: Encoder, settings: RetrievalSettings):
+        self.index = index
+        self.encoder = encoder
+        self.settings = settings
+
+    def search(self, query: str, k: int = 10, *, mode: str | None = None, fusion: str | None = None,
+               dates: DateRange | None = None, query_vector: np.ndarray | None = None) -> list[Hit]:
+        mode = mode or self.settings.mode
+        fusion = fusion or self.settings.fusion
+        if mode not in MODES or fusion not in FUSIONS:
+            raise ValueError(f"unknown retrieval mode {mode!r} or fusion {fusion!r}")
+        n = max(k, self.settings.candidates)
+        allowed = self._allowed(dates)
+
+        bm25_rank, dense_rank = {}, {}
+        bm25_all = None
+        if mode in ("hybrid", "bm25"):
+            bm25_all = self.index.bm25.scores(tokenize(query))
+            if allowed is None:
+                bm25_top = _top(bm25_all, n, bm25_all > 0)
+            else:
+                bm25_top = _top(bm25_all, n, allowed & (bm25_all > 0))
+            bm25_rank = {int(r): i + 1 for i, r in enumerate(bm25_top)}
+        if mode in ("hybrid", "dense"):
+            if query_vector is None:
+                query_vector = self.encoder.encode_query(query)
+            dense_top, dense_scores = self._dense_top(query_vector, n, allowed)
+            dense_rank = {int(r): i + 1 for i, r in enumerate(dense_top)}
+
+        rows = np.array(sorted(set(bm25_rank) | set(dense_rank)), dtype=np.int64)
+        if not len(rows):
+            return []
+        bm25 = bm25_all[rows] if bm25_all is not None else None
+        dense = None
+        if mode != "bm25":
+            dense = self.index.chunk_vectors(rows) @ query_vector.astype(np.float32)
+        if mode == "bm25":
+            fused = bm25
+        elif mode == "dense":
+            fused = dense
+        elif fusion == "rrf":
+            c = self.settings.rrf_k
+            fused = np.array([(1 / (c + bm25_rank[r]) if r in bm25_rank else 0.0)
+                              + (1 / (c + dense_rank[r]) if r in dense_rank else 0.0) for r in rows.tolist()])
+        else:
+            a = self.settings.alpha
+            fused = a * _minmax(dense) + (1 - a) * _minmax(bm25)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [
+            Hit(chunk=self.index.store.chunk(int(rows[i])), score=float(fused[i]),
+                bm25_score=None if bm25 is None else float(bm25[i]),
+                dense_score=None if dense is None else float(dense[i]),
+                bm25_rank=bm25_rank.get(int(rows[i])), dense_rank=dense_rank.get(int(rows[i])))
+            for i in order
+        ]
+
+    def _allowed(self, dates: DateRange | None) -> np.ndarray | None:
+        if dates is None or (dates.start is None and dates.end is None):
+            return None
+        store = self.index.store
+        ok_article = np.array([dates.admits(d) for d in store.article_dates], dtype=bool)
+        return ok_article[store.chunk_article]
+
+    def _dense_top(self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None):
+        q = query_vector.astype(np.float32)[None, :]
+        if allowed is None:
+            scores, ids = self.index.dense.search(q, min(n, self.index.dense.ntotal))
+            keep = ids[0] >= 0
+            return ids[0][keep], scores[0][keep]
+        import faiss
+
+        selector = faiss.IDSelectorBatch(np.nonzero(allowed)[0].astype(np.int64))
+        params = faiss.SearchParameters(sel=selector)
+        scores, ids = self.index.dense.search(q, min(n, int(allowed.sum())), params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
