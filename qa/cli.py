@@ -74,6 +74,17 @@ def format_answer(answer) -> str:
     return "\n".join(lines)
 
 
+def _lazy(module: str):
+    """The ``run(args) -> int`` of a module loaded only when its command is used (qa/ never imports ui/ or eval/)."""
+
+    def run(args) -> int:
+        import importlib
+
+        return importlib.import_module(module).run(args)
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a collection of news articles.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
@@ -91,6 +102,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-k", type=int, default=None, help="chunks to read for the answer (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question per line")
     p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("eval", help="measure retrieval and answers on a question set, every configuration")
+    p.add_argument("--dataset", choices=("collection", "squad", "scifact"), default="collection")
+    p.add_argument("--data", help="dataset file or folder (defaults under ../shared/datasets/)")
+    p.add_argument("--limit", type=int, help="ask only N questions, sampled with --seed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--report", help="write an HTML report to this path")
+    p.add_argument("--index-dir", help="index of the bundled collection (collection set only)")
+    p.set_defaults(run=_lazy("eval.runner"))
+
+    p = sub.add_parser("ui", help="serve the chat page in the browser")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
+    p.add_argument("--corpus", help="article folder, where uploads go (default corpus/, or $QA_CORPUS)")
+    p.add_argument("--auth", help="require a login, as user:password")
+    p.set_defaults(run=_lazy("ui.app"))
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
