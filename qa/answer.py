@@ -42,6 +42,12 @@ _LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]
                         r"measures|what were|which .*s\b)", re.IGNORECASE)
 
 
+# Words news reports use for the outcome of talks, so that "what was agreed" also finds "they are resuming contacts".
+_OUTCOME = {"agre", "agreement", "resum", "restart", "restor", "launch", "pledg", "promis", "decid",
+            "consensus", "deal"}
+_SYNONYMS = {stem: _OUTCOME - {stem} for stem in _OUTCOME}
+
+
 @dataclass
 class QuestionKind:
     answer_type: str | None  # date | number | name | place | None
@@ -64,8 +70,34 @@ def question_kind(question: str) -> QuestionKind:
     return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts)
 
 
-def candidate_spans(sentence: str, kind: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _PATTERNS[kind].finditer(sentence)]
+_DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+
+
+def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tuple[int, int], float]]:
+    """Spans of the sentence that could answer a question of this kind, with a strength: 1 for a good fit, 0.5 for a
+    weaker one ("how many representatives" fits "30 representatives" better than "8, 2024"). Spans made only of the
+    question's own words are left out."""
+    q = question.lower()
+    q_words = set(re.findall(r"\w+", q))
+    counted = re.match(r"how many ([a-z]+)", q)
+    counted = counted.group(1).rstrip("s") if counted else None
+    out = []
+    for m in _PATTERNS[kind].finditer(sentence):
+        words = re.findall(r"\w+", m.group(0).lower())
+        if not words or set(words) <= q_words:
+            continue
+        strength = 1.0
+        if kind == "number":
+            following = sentence[m.end():m.end() + 30].lower()
+            if _YEAR.match(m.group(0)) or re.search(_MONTH, sentence[max(0, m.start() - 12):m.start()]):
+                continue  # a year or a day of the month is not a count
+            if counted:
+                strength = 1.0 if counted in m.group(0).lower() or counted in following.split()[:3] else 0.5
+            elif q.startswith("how long"):
+                strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
+        out.append((m.span(), strength))
+    return out
 
 
 class AnswerSelector:
@@ -76,14 +108,14 @@ class AnswerSelector:
     def select(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Answer:
         cfg = self.settings
         kind = question_kind(question)
-        sentences, rows, retrieval, context = self._candidates(hits[:cfg.chunks])
+        sentences, rows, retrieval, context = self._candidates(hits[:cfg.chunks], expand=kind.is_list)
         if not sentences:
             return Answer(question, NO_ANSWER, True, 0.0, [], [], hits=hits)
         q = query_vector.astype(np.float32)
         vectors = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32)
         dense = vectors @ q
-        q_weights = self._term_weights(question)
-        lexical = np.array([self._overlap(q_weights, s.text, c) for s, c in zip(sentences, context)])
+        focus, topic = self._term_weights(question)
+        lexical = np.array([self._overlap(focus, topic, s.text, context[s.article_id]) for s in sentences])
         typed = np.array([self._has_type(kind, question, s.text) for s in sentences])
         evidence = cfg.w_dense * dense + cfg.w_lexical * lexical  # how well the sentence itself answers
         scores = evidence + cfg.w_retrieval * retrieval + cfg.w_type * typed
@@ -101,78 +133,111 @@ class AnswerSelector:
         for i in order[1:]:
             if len(chosen) >= limit or scores[i] < ratio * best:
                 break
+            if kind.is_list and focus and not self._holds_focus(focus, sentences[i].text):
+                continue
             if max(float(vectors[i] @ vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
                 continue  # a near-duplicate of a sentence already quoted
             chosen.append(int(i))
         span = self._span(kind, question, sentences[chosen[0]]) if kind.answer_type else None
         return self._answer(question, sentences, chosen, scores, span, False, confidence, hits)
 
-    def _candidates(self, hits: list[Hit]):
-        """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it and
-        that chunk's text with its article's title (the context that lexical evidence may also come from)."""
+    def _candidates(self, hits: list[Hit], expand: bool):
+        """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it,
+        and per article the terms of its title and sentences (the context a sentence's evidence may draw on).
+
+        With ``expand`` (list questions, whose facts are spread over an article), every sentence of the hits'
+        articles is a candidate, at a discount on the article's best retrieval score.
+        """
         store = self.index.store
         top = max((h.score for h in hits), default=0.0)
         seen: dict[int, int] = {}
-        sentences, rows, retrieval, context = [], [], [], []
+        sentences, rows, retrieval = [], [], []
+        context: dict[str, set[str]] = {}
+        article_best: dict[int, float] = {}
+
+        def add(row: int, sentence: Sentence, rel: float) -> None:
+            if row in seen:
+                retrieval[seen[row]] = max(retrieval[seen[row]], rel)
+                return
+            seen[row] = len(sentences)
+            sentences.append(sentence)
+            rows.append(row)
+            retrieval.append(rel)
+
         for hit in hits:
             rel = hit.score / top if top > 0 else 0.0
             chunk = hit.chunk
-            title = store.article(store.article_index(chunk.article_id)).title
+            a = store.article_index(chunk.article_id)
+            article_best[a] = max(article_best.get(a, 0.0), rel)
+            if chunk.article_id not in context:
+                article = store.article(a)
+                first, ranges = store.sentence_ranges(a)
+                context[chunk.article_id] = set(tokenize(
+                    article.title + " " + " ".join(article.text[s:e] for s, e in ranges[:self.settings.context_sentences])))
             for offset, sentence in enumerate(store.sentences(chunk.first_sentence, chunk.last_sentence)):
-                row = chunk.first_sentence + offset
-                if row in seen:
-                    retrieval[seen[row]] = max(retrieval[seen[row]], rel)
-                    continue
-                seen[row] = len(sentences)
-                sentences.append(sentence)
-                rows.append(row)
-                retrieval.append(rel)
-                context.append(set(tokenize(f"{title} {chunk.text}")))
+                add(chunk.first_sentence + offset, sentence, rel)
+        if expand:
+            for a, rel in article_best.items():
+                first, ranges = store.sentence_ranges(a)
+                n = min(len(ranges), self.settings.context_sentences)
+                for offset, sentence in enumerate(store.sentences(first, first + n)):
+                    add(first + offset, sentence, rel * self.settings.expand_discount)
         return sentences, np.asarray(rows, dtype=np.int64), np.asarray(retrieval), context
 
-    def _term_weights(self, question: str) -> dict[str, float]:
-        """idf of each question term; a term the collection never uses weighs as much as the rarest possible."""
+    def _term_weights(self, question: str) -> tuple[dict[str, float], dict[str, float]]:
+        """idf of the question's terms, split into topic terms (names: capitalised words after the first) and focus
+        terms (the rest: what is asked about the topic). A term the collection never uses weighs the most."""
         vocab, idf = self.index.bm25.vocab, self.index.bm25.idf
         unseen = float(np.log((self.index.bm25.size + 0.5) / 0.5))
-        return {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
+        names = set(tokenize(" ".join(re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w.-]*", question.strip()))))
+        weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
+        return ({t: w for t, w in weights.items() if t not in names},
+                {t: w for t, w in weights.items() if t in names})
 
-    def _overlap(self, weights: dict[str, float], text: str, context: set[str]) -> float:
-        """Share of the question's idf mass found in the sentence; terms found only in its context count half."""
-        total = sum(weights.values())
+    @staticmethod
+    def _holds_focus(focus: dict[str, float], text: str) -> bool:
+        present = set(tokenize(text))
+        return any(t in present or _SYNONYMS.get(t, set()) & present for t in focus)
+
+    def _overlap(self, focus: dict[str, float], topic: dict[str, float], text: str, context: set[str]) -> float:
+        """Share of the question's idf mass the sentence holds. Topic terms found elsewhere in the sentence's
+        article count too ("What was agreed in San Francisco?" is answered by sentences of the article about the
+        San Francisco meeting that never name the city); focus terms must be in the sentence itself."""
+        total = sum(focus.values()) + sum(topic.values())
         if total <= 0:
             return 0.0
         present = set(tokenize(text))
-        found = sum(w if t in present else 0.5 * w if t in context else 0.0 for t, w in weights.items())
-        return found / total
+        cfg = self.settings
+        focus_found = sum(w if t in present else cfg.synonym_weight * w if _SYNONYMS.get(t, set()) & present else 0.0
+                          for t, w in focus.items())
+        topic_found = sum(w if t in present else cfg.context_weight * w if t in context else 0.0
+                          for t, w in topic.items())
+        focus_total, topic_total = sum(focus.values()), sum(topic.values())
+        if not focus_total or not topic_total:
+            return (focus_found + topic_found) / total
+        # Both kinds count equally: a rare name must not drown what is being asked about it.
+        return 0.5 * focus_found / focus_total + 0.5 * topic_found / topic_total
 
     @staticmethod
     def _has_type(kind: QuestionKind, question: str, text: str) -> float:
+        """1 when the sentence holds a fitting answer candidate, 0 when none; 0.5 when nothing is expected."""
         if kind.answer_type is None:
             return 0.5
-        q_words = set(re.findall(r"\w+", question.lower()))
-        for s, e in candidate_spans(text, kind.answer_type):
-            if not set(re.findall(r"\w+", text[s:e].lower())) <= q_words:
-                return 1.0
-        return 0.0
+        return max((strength for _, strength in typed_candidates(kind.answer_type, question, text)), default=0.0)
 
     @staticmethod
     def _span(kind: QuestionKind, question: str, sentence: Sentence) -> tuple[int, int] | None:
-        """The answer inside the best sentence: the typed candidate, not already in the question, closest to the
-        question's words there."""
+        """The answer inside the best sentence: the strongest typed candidate, the one closest to the question's
+        words among equals."""
         text = sentence.text
         q_words = set(re.findall(r"\w+", question.lower())) - {"the", "a", "an", "of", "in", "to", "and"}
         anchors = [m.start() for m in re.finditer(r"\w+", text) if m.group(0).lower() in q_words]
-        best, best_dist = None, None
-        for s, e in candidate_spans(text, kind.answer_type):
-            words = set(re.findall(r"\w+", text[s:e].lower()))
-            if not words or words <= q_words:
-                continue
-            dist = min((abs(a - s) for a in anchors), default=0)
-            if best_dist is None or dist < best_dist:
-                best, best_dist = (s, e), dist
-        if best is None:
+        ranked = sorted(typed_candidates(kind.answer_type, question, text),
+                        key=lambda c: (-c[1], min((abs(a - c[0][0]) for a in anchors), default=0)))
+        if not ranked:
             return None
-        return sentence.start + best[0], sentence.start + best[1]
+        s, e = ranked[0][0]
+        return sentence.start + s, sentence.start + e
 
     def _answer(self, question, sentences, chosen, scores, span, abstained, confidence, hits) -> Answer:
         # Readable order: articles in the order of their best sentence, each article's sentences in document order.

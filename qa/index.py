@@ -315,4 +315,5 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
 def _chunk_text(article: Article, sentences: list[tuple[int, int]], window: tuple[int, int]) -> str:
     """What both retrievers index for a chunk: the article's title, then its sentences."""
     body = " ".join(" ".join(article.text[s:e].split()) for s, e in sentences[window[0]:window[1]])
-    return f"{article.title}. {body}"
+    title = article.title.rstrip()
+    return f"{title} {body}" if title.endswith((".", "!", "?", "\u2026")) else f"{title}. {body}"

@@ -1,0 +1,61 @@
+"""The extractive selector on the bundled collection: quotes, citations, spans and abstention."""
+import pytest
+
+from qa.answer import NO_ANSWER, question_kind
+
+
+def test_question_kinds():
+    assert question_kind("When did Xi and Biden meet?").answer_type == "date"
+    assert question_kind("How many representatives attended?").answer_type == "number"
+    assert question_kind("Who did Blinken meet on Sunday?").answer_type == "name"
+    assert question_kind("Where did the two presidents first meet in person?").answer_type == "place"
+    assert question_kind("What was agreed in San Francisco?").is_list
+    assert not question_kind("Who is Qin Gang?").is_list
+
+
+@pytest.mark.parametrize("question, article, span", [
+    ("How long did Blinken meet Qin Gang on Sunday?", "004", "seven and a half hours"),
+    ("Where did Xi and Trump meet last month?", "002", "Busan"),
+    ("How many representatives attended the Track 1.5 Dialogue?", "003", "Approximately 30 representatives"),
+])
+def test_factoid_answers_mark_the_span(assistant, question, article, span):
+    answer = assistant.ask(question)
+    assert not answer.abstained
+    first = next(s for s in answer.sentences if s.span)
+    assert first.article_id.startswith(article)
+    text = assistant.index.store.article(assistant.index.store.article_index(first.article_id)).text
+    assert text[first.span[0]:first.span[1]] == span
+
+
+@pytest.mark.parametrize("question", [
+    "What is the boiling point of mercury?",
+    "Which football club won the 2022 World Cup final?",
+    "How do I bake sourdough bread?",
+])
+def test_abstains_on_unrelated_questions(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.abstained and answer.answer == NO_ANSWER
+    assert answer.confidence < 0.5
+    assert answer.sentences and answer.citations  # the closest passages are still shown
+
+
+def test_quotes_are_exact_and_cited(assistant):
+    answer = assistant.ask("What did Wang Yi tell Blinken?")
+    store = assistant.index.store
+    numbers = {c.n: c for c in answer.citations}
+    for s in answer.sentences:
+        article = store.article(store.article_index(s.article_id))
+        assert " ".join(article.text[s.start:s.end].split()) == s.text
+        assert numbers[s.citation].article_id == s.article_id
+        assert f"{s.text} [{s.citation}]" in answer.answer
+    assert sorted(numbers) == list(range(1, len(numbers) + 1))
+
+
+def test_multi_part_question_draws_on_several_articles(assistant):
+    answer = assistant.ask("What did Xi and Trump discuss, and what did Blinken and Qin Gang agree?")
+    assert len({s.article_id for s in answer.sentences}) >= 2
+
+
+def test_empty_question_is_refused(assistant):
+    with pytest.raises(ValueError, match="empty"):
+        assistant.ask("   ")
