@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
+import textwrap
 
 from .config import Settings
 
@@ -56,22 +56,31 @@ def cmd_ask(args) -> int:
         else:
             if n:
                 print()
-            print(format_answer(answer), flush=True)
+            print(format_answer(answer, assistant.index.store), flush=True)
     return 0
 
 
-def format_answer(answer) -> str:
+def _marked(sentence, store) -> str:
+    """The sentence with its factoid answer span in **bold** markers."""
+    if not sentence.span:
+        return sentence.text
+    article = store.article(store.article_index(sentence.article_id))
+    span = " ".join(article.text[sentence.span[0]:sentence.span[1]].split())
+    return sentence.text.replace(span, f"**{span}**", 1)
+
+
+def format_answer(answer, store) -> str:
     lines = [f"Q: {answer.question}"]
     if answer.abstained:
         lines.append(f"{answer.answer} The closest passages (confidence {answer.confidence:.2f}):")
     else:
-        lines.append(answer.answer)
+        lines += [textwrap.fill(f"{_marked(s, store)} [{s.citation}]", 100, subsequent_indent="  ") for s in answer.sentences]
     lines.append("")
     lines.append("Sources:")
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
         lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}; {c.source}) {c.path}{page}")
-        lines.append(f"    \u201c{c.passage}\u201d")
+        lines.append(textwrap.fill(f"\u201c{c.passage}\u201d", 100, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines)
 
 
