@@ -240,11 +240,13 @@ class AnswerSelector:
         return sentence.start + s, sentence.start + e
 
     def _answer(self, question, sentences, chosen, scores, span, abstained, confidence, hits) -> Answer:
-        # Readable order: articles in the order of their best sentence, each article's sentences in document order.
+        # The best sentence leads (it is the direct answer); the others follow grouped by article, articles in the
+        # order of their best sentence, each article's sentences in document order.
         article_order: dict[str, int] = {}
         for i in chosen:
             article_order.setdefault(sentences[i].article_id, len(article_order) + 1)
-        ordered = sorted(chosen, key=lambda i: (article_order[sentences[i].article_id], sentences[i].start))
+        lead = chosen[0]
+        ordered = [lead] + sorted(chosen[1:], key=lambda i: (article_order[sentences[i].article_id], sentences[i].start))
         quoted = []
         for i in ordered:
             s = sentences[i]

@@ -37,11 +37,11 @@ class SelectorSettings:
     list_max_sentences: int = 6  # for list-like or multi-part questions
     keep_ratio: float = 0.85  # further sentences must score at least this share of the best one
     list_keep_ratio: float = 0.6
-    w_dense: float = 0.55
-    w_lexical: float = 0.25
-    w_retrieval: float = 0.1
+    w_dense: float = 0.45
+    w_lexical: float = 0.3
+    w_retrieval: float = 0.2
     w_type: float = 0.1
-    abstain_below: float = 0.3  # best sentence evidence (dense + lexical part) under which the assistant says it does not know
+    abstain_below: float = 0.25  # best sentence evidence (dense + lexical part) under which the assistant says it does not know
     duplicate_cosine: float = 0.92
     synonym_weight: float = 0.7  # a focus term's synonym in the sentence, vs the term itself
     context_weight: float = 0.8  # a topic term found elsewhere in the article, vs in the sentence
