@@ -30,7 +30,7 @@ class Assistant:
 
     def _open(self) -> None:
         self.index = Index.open(self.settings.index_dir, self.settings)
-        self.retriever = Retriever(self.index, self.encoder, self.settings.retrieval)
+        self.retriever = Retriever(self.index, self.encoder, self.settings.retrieval, self.settings.dense)
         self.selector = AnswerSelector(self.index, self.settings.selector)
 
     def ask(self, question: str, *, k: int | None = None, mode: str | None = None,

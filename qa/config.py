@@ -19,6 +19,14 @@ class ChunkSettings:
 
 
 @dataclass(frozen=True)
+class DenseSettings:
+    exact_below: int = 50_000  # chunks; above this the dense index is HNSW (approximate)
+    hnsw_m: int = 32
+    ef_construction: int = 80
+    ef_search: int = 128  # search breadth: higher is slower and closer to exact
+
+
+@dataclass(frozen=True)
 class RetrievalSettings:
     mode: str = "hybrid"  # hybrid | bm25 | dense
     fusion: str = "convex"  # convex | rrf
@@ -56,6 +64,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     batch_size: int = 64
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    dense: DenseSettings = field(default_factory=DenseSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     selector: SelectorSettings = field(default_factory=SelectorSettings)
 

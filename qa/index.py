@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import dense as dense_index
 from .bm25 import BM25Index
 from .chunk import article_sentences, chunk_windows, sentence_word_counts
 from .config import Settings
@@ -58,6 +59,8 @@ class BuildReport:
     up_to_date: bool = False
     seconds: float = 0.0
     encode_seconds: float = 0.0
+    dim: int = 0
+    dense_index: dict = field(default_factory=dict)
 
 
 def _compat(settings: Settings) -> dict:
@@ -98,14 +101,12 @@ def check_manifest(manifest: dict, settings: Settings, index_dir: Path) -> None:
 class Index:
     """A built index opened for search: BM25 arrays, the faiss index, sentence vectors and the chunk store."""
 
-    def __init__(self, folder: Path, manifest: dict):
-        import faiss
-
+    def __init__(self, folder: Path, manifest: dict, settings: Settings):
         self.folder = folder
         self.manifest = manifest
         n_chunks = manifest["counts"]["chunks"]
         self.bm25 = BM25Index.load(folder, n_chunks)
-        self.dense = faiss.read_index(str(folder / "chunks.faiss"))
+        self.dense = dense_index.load(folder / "chunks.faiss", settings.dense)
         self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
         self.store = Store(folder / "store.sqlite")
 
@@ -118,10 +119,12 @@ class Index:
             raise IndexMismatch(f"{index_dir}: not an index this version can read; rebuild it with `qa index --rebuild`")
         manifest = json.loads((folder / "manifest.json").read_text())
         check_manifest(manifest, settings, index_dir)
-        return cls(folder, manifest)
+        return cls(folder, manifest, settings)
 
     def chunk_vectors(self, rows) -> np.ndarray:
-        return np.vstack([self.dense.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, self.dense.d))
+        if not len(rows):
+            return np.zeros((0, self.dense.d), dtype=np.float32)
+        return self.dense.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
     def close(self) -> None:
         self.store.close()
@@ -185,7 +188,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
             manifest = {
                 **_compat(settings),
                 "embedding_dim": report.dim,
-                "dense_index": "flat_ip",
+                "dense_index": report.dense_index,
                 "corpus": str(corpus_dir),
                 "files": fingerprints,
                 "skipped": [asdict(s) for s in report.skipped],
@@ -234,7 +237,6 @@ class _Pending:
 
 
 def _write_build(folder, files, old, settings, encoder, progress, report) -> None:
-    import faiss
     from tqdm import tqdm
 
     writer = StoreWriter(folder / "store.sqlite")
@@ -304,9 +306,8 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
         new, prev = map(list, zip(*pending.reused_sentences))
         sentence_vectors[new] = old.sentence_vectors[prev]
 
-    dense = faiss.IndexFlatIP(dim)
-    dense.add(chunk_vectors)
-    faiss.write_index(dense, str(folder / "chunks.faiss"))
+    dense, report.dense_index = dense_index.build(chunk_vectors, settings.dense)
+    dense_index.save(dense, folder / "chunks.faiss")
     np.save(folder / "sentence_vectors.npy", sentence_vectors)
     r = settings.retrieval
     BM25Index.build(tokens, k1=r.bm25_k1, b=r.bm25_b, epsilon=r.bm25_epsilon).save(folder)

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import RetrievalSettings
+from . import dense as dense_index
+from .config import DenseSettings, RetrievalSettings
 from .embed import Encoder
 from .index import Index
 from .text import tokenize
@@ -45,10 +46,12 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, index: Index, encoder: Encoder, settings: RetrievalSettings):
+    def __init__(self, index: Index, encoder: Encoder, settings: RetrievalSettings,
+                 dense_settings: DenseSettings = DenseSettings()):
         self.index = index
         self.encoder = encoder
         self.settings = settings
+        self.dense_settings = dense_settings
 
     def search(self, query: str, k: int = 10, *, mode: str | None = None, fusion: str | None = None,
                dates: DateRange | None = None, query_vector: np.ndarray | None = None) -> list[Hit]:
@@ -71,7 +74,7 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             if query_vector is None:
                 query_vector = self.encoder.encode_query(query)
-            dense_top, dense_scores = self._dense_top(query_vector, n, allowed)
+            dense_top, _ = dense_index.search(self.index.dense, query_vector, n, allowed, self.dense_settings)
             dense_rank = {int(r): i + 1 for i, r in enumerate(dense_top)}
 
         rows = np.array(sorted(set(bm25_rank) | set(dense_rank)), dtype=np.int64)
@@ -107,17 +110,3 @@ class Retriever:
         store = self.index.store
         ok_article = np.array([dates.admits(d) for d in store.article_dates], dtype=bool)
         return ok_article[store.chunk_article]
-
-    def _dense_top(self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None):
-        q = query_vector.astype(np.float32)[None, :]
-        if allowed is None:
-            scores, ids = self.index.dense.search(q, min(n, self.index.dense.ntotal))
-            keep = ids[0] >= 0
-            return ids[0][keep], scores[0][keep]
-        import faiss
-
-        selector = faiss.IDSelectorBatch(np.nonzero(allowed)[0].astype(np.int64))
-        params = faiss.SearchParameters(sel=selector)
-        scores, ids = self.index.dense.search(q, min(n, int(allowed.sum())), params=params)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
