@@ -34,3 +34,20 @@ def test_scores_equal_rank_bm25(assistant):
         a, b = ours.scores(q), reference.get_scores(q)
         assert np.max(np.abs(a - b)) <= 1e-6
         assert list(np.argsort(-a, kind="stable")[:10]) == list(np.argsort(-b, kind="stable")[:10])
+
+
+def test_scores_equal_rank_bm25_on_scifact():
+    import gzip
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "beir-scifact"
+    with gzip.open(folder / "corpus.jsonl.gz", "rt") as f:
+        docs = [tokenize(f"{d['title']} {d['text']}") for d in map(json.loads, f)]
+    queries = [json.loads(line)["text"] for line in open(folder / "queries.jsonl")][:50]
+    ours, reference = BM25Index.build(docs), BM25Okapi(docs)
+    for query in queries:
+        q = tokenize(query)
+        a, b = ours.scores(q), reference.get_scores(q)
+        assert np.max(np.abs(a - b)) <= 1e-6
+        assert list(np.argsort(-a, kind="stable")[:10]) == list(np.argsort(-b, kind="stable")[:10])
