@@ -13,6 +13,8 @@ import logging
 import os
 import shutil
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +34,7 @@ from .types import Article
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+ENCODE_BLOCK = 4096  # texts embedded together; files are parsed ahead while a block is embedded
 
 
 class IndexError_(Exception):
@@ -225,85 +228,117 @@ def _open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> Index 
 
 
 @dataclass
-class _Pending:
-    """Rows of the new build whose vectors come from the encoder or from the previous build."""
+class _Vectors:
+    """Vectors of the new build's rows as they arrive: encoded in blocks, or copied from the previous build."""
 
     chunk_rows: list[int] = field(default_factory=list)
     chunk_texts: list[str] = field(default_factory=list)
     sentence_rows: list[int] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)
+    encoded: list[tuple[list[int], list[int], np.ndarray]] = field(default_factory=list)
     reused_chunks: list[tuple[int, int]] = field(default_factory=list)  # (new row, old row)
     reused_sentences: list[tuple[int, int]] = field(default_factory=list)
+
+    def pending(self) -> int:
+        return len(self.chunk_texts) + len(self.sentence_texts)
+
+    def encode(self, encoder: Encoder, bar, report: BuildReport) -> None:
+        if not self.pending():
+            return
+        started = time.perf_counter()
+        vectors = encoder.encode(self.chunk_texts + self.sentence_texts, progress=bar.update)
+        report.encode_seconds += time.perf_counter() - started
+        report.embedded_texts += len(vectors)
+        self.encoded.append((self.chunk_rows, self.sentence_rows, vectors))
+        self.chunk_rows, self.chunk_texts, self.sentence_rows, self.sentence_texts = [], [], [], []
+
+
+def _parse(source, settings: Settings):
+    """Read, clean, split and chunk one file (run ahead of the encoder in a worker thread)."""
+    try:
+        articles = read_articles(source)
+    except IngestError as exc:
+        return Skipped(display_path(source.path), str(exc))
+    except OSError as exc:
+        return Skipped(display_path(source.path), f"cannot read: {exc.strerror or exc}")
+    parsed = []
+    for article in articles:
+        sentences = article_sentences(article)
+        windows = chunk_windows(sentence_word_counts(article.text, sentences), settings.chunking)
+        texts = [_chunk_text(article, sentences, w) for w in windows]
+        parsed.append((article, sentences, windows, texts, [tokenize(t) for t in texts]))
+    return parsed
+
+
+def _read_ahead(pool, fn, items, depth: int = 16):
+    """``fn(item)`` for each item in order, computed up to ``depth`` items ahead in the pool."""
+    futures = deque()
+    for item in items:
+        futures.append((item, pool.submit(fn, item)))
+        if len(futures) >= depth:
+            first, future = futures.popleft()
+            yield first, future.result()
+    while futures:
+        first, future = futures.popleft()
+        yield first, future.result()
 
 
 def _write_build(folder, files, old, settings, encoder, progress, report) -> None:
     from tqdm import tqdm
 
     writer = StoreWriter(folder / "store.sqlite")
-    pending = _Pending()
+    vectors = _Vectors()
     tokens: list[list[str]] = []
     old_files = old.manifest["files"] if old is not None else {}
+    encoder = encoder or Encoder(settings.model, settings.batch_size)
+    changed = [f for f in files if old_files.get(f.rel_id) != f.fingerprint]
+    changed_ids = {f.rel_id for f in changed}
     for source in files:
-        if old_files.get(source.rel_id) == source.fingerprint:
+        if source.rel_id not in changed_ids:
             report.reused_files += 1
             for a in old.store.articles_of_file(source.rel_id):
                 article = old.store.article(a)
                 old_s0, sentences = old.store.sentence_ranges(a)
                 old_c0, windows = old.store.chunk_windows(a)
                 s0, c0 = writer.add(article, source.rel_id, sentences, windows)
-                pending.reused_sentences += [(s0 + i, old_s0 + i) for i in range(len(sentences))]
-                pending.reused_chunks += [(c0 + i, old_c0 + i) for i in range(len(windows))]
+                vectors.reused_sentences += [(s0 + i, old_s0 + i) for i in range(len(sentences))]
+                vectors.reused_chunks += [(c0 + i, old_c0 + i) for i in range(len(windows))]
                 tokens += [tokenize(_chunk_text(article, sentences, w)) for w in windows]
-            continue
-        try:
-            articles = read_articles(source)
-        except IngestError as exc:
-            report.skipped.append(Skipped(display_path(source.path), str(exc)))
-            log.warning("skipped %s", report.skipped[-1])
-            continue
-        except OSError as exc:
-            report.skipped.append(Skipped(display_path(source.path), f"cannot read: {exc.strerror or exc}"))
-            log.warning("skipped %s", report.skipped[-1])
-            continue
-        for article in articles:
-            sentences = article_sentences(article)
-            windows = chunk_windows(sentence_word_counts(article.text, sentences), settings.chunking)
-            s0, c0 = writer.add(article, source.rel_id, sentences, windows)
-            pending.sentence_rows += range(s0, s0 + len(sentences))
-            pending.sentence_texts += [article.text[s:e] for s, e in sentences]
-            for i, w in enumerate(windows):
-                text = _chunk_text(article, sentences, w)
-                pending.chunk_rows.append(c0 + i)
-                pending.chunk_texts.append(text)
-                tokens.append(tokenize(text))
+    # New and changed files: parsed in a worker thread while the encoder (which releases the GIL) embeds earlier ones.
+    with ThreadPoolExecutor(1) as pool, tqdm(desc="Embedding", unit="text", disable=None if progress else True) as bar:
+        for source, parsed in _read_ahead(pool, lambda f: _parse(f, settings), changed):
+            if isinstance(parsed, Skipped):
+                report.skipped.append(parsed)
+                log.warning("skipped %s", parsed)
+                continue
+            for article, sentences, windows, texts, chunk_tokens in parsed:
+                s0, c0 = writer.add(article, source.rel_id, sentences, windows)
+                vectors.sentence_rows += range(s0, s0 + len(sentences))
+                vectors.sentence_texts += [article.text[s:e] for s, e in sentences]
+                vectors.chunk_rows += range(c0, c0 + len(windows))
+                vectors.chunk_texts += texts
+                tokens += chunk_tokens
+            if vectors.pending() >= ENCODE_BLOCK:
+                vectors.encode(encoder, bar, report)
+        vectors.encode(encoder, bar, report)
     writer.close()
     report.articles, report.sentences, report.chunks = writer.n_articles, writer.n_sentences, writer.n_chunks
 
-    encoder = encoder or Encoder(settings.model, settings.batch_size)
-    to_embed = pending.chunk_texts + pending.sentence_texts
-    if to_embed:
-        t0 = time.perf_counter()
-        with tqdm(total=len(to_embed), desc="Embedding", unit="text", disable=None if progress else True) as bar:
-            vectors = encoder.encode(to_embed, progress=bar.update)
-        report.encode_seconds = time.perf_counter() - t0
-        report.embedded_texts = len(to_embed)
-        dim = vectors.shape[1]
+    if vectors.encoded:
+        dim = vectors.encoded[0][2].shape[1]
     else:
-        vectors = None
         dim = old.manifest["embedding_dim"] if old is not None else encoder.dim
     report.dim = dim
-
     chunk_vectors = np.zeros((report.chunks, dim), dtype=np.float32)
     sentence_vectors = np.zeros((report.sentences, dim), dtype=np.float16)
-    n_new_chunks = len(pending.chunk_rows)
-    if vectors is not None:
-        chunk_vectors[pending.chunk_rows] = vectors[:n_new_chunks]
-        sentence_vectors[pending.sentence_rows] = vectors[n_new_chunks:]
-    if pending.reused_chunks:
-        new, prev = map(list, zip(*pending.reused_chunks))
+    for chunk_rows, sentence_rows, block in vectors.encoded:
+        chunk_vectors[chunk_rows] = block[:len(chunk_rows)]
+        sentence_vectors[sentence_rows] = block[len(chunk_rows):]
+    if vectors.reused_chunks:
+        new, prev = map(list, zip(*vectors.reused_chunks))
         chunk_vectors[new] = old.dense.reconstruct_batch(np.asarray(prev, dtype=np.int64))
-    if pending.reused_sentences:
-        new, prev = map(list, zip(*pending.reused_sentences))
+    if vectors.reused_sentences:
+        new, prev = map(list, zip(*vectors.reused_sentences))
         sentence_vectors[new] = old.sentence_vectors[prev]
 
     dense, report.dense_index = dense_index.build(chunk_vectors, settings.dense)
