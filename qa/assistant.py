@@ -27,6 +27,7 @@ class Assistant:
             log.info("no index in %s yet: building it from %s", self.settings.index_dir, self.settings.corpus_dir)
             build_index(self.settings, encoder=self.encoder, progress=progress)
         self._open()
+        self.encoder.encode_query("warm up")  # load the model now, not on the first question
 
     def _open(self) -> None:
         self.index = Index.open(self.settings.index_dir, self.settings)
