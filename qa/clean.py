@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_DATE_MARKER = re.compile(r"^\s*date (\d{4}-\d{2}-\d{2})\b")
+_DATE_MARKER = re.compile(r"\s*date (\d{4}-\d{2}-\d{2})\b")  # used with match() at a line's start
 # Furniture removed wherever it stands inside a line.
 _INLINE = [
     re.compile(r"\{\{[^{}\n]*\}\}"),  # template code: {{ #verifyErrors }} {{ message }}

@@ -47,11 +47,14 @@ class SourceFile:
 def list_corpus(corpus_dir: Path) -> list[SourceFile]:
     if not corpus_dir.is_dir():
         raise IngestError(f"{corpus_dir}: corpus folder not found")
-    files = []
+    files, ids = [], set()
     for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES):
         if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
             continue
         rel = path.relative_to(corpus_dir).with_suffix("").as_posix()
+        if rel in ids:  # a.txt and a.md: the second keeps its extension in its id
+            rel = path.relative_to(corpus_dir).as_posix()
+        ids.add(rel)
         files.append(SourceFile(path, rel, hashlib.sha256(path.read_bytes()).hexdigest()[:16]))
     return files
 
@@ -156,7 +159,7 @@ def _read_pdf(path: Path) -> tuple[str, list[int], str | None]:
 
 def _read_jsonl(source: SourceFile, text: str) -> list[Article]:
     """One article per line: {"text": ..., optional "id", "title", "date", "source"}; bad lines are skipped."""
-    articles = []
+    articles, ids = [], set()
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -165,10 +168,13 @@ def _read_jsonl(source: SourceFile, text: str) -> list[Article]:
             body = obj["text"]
             if not isinstance(body, str) or not body.strip():
                 raise ValueError("empty text")
-        except (ValueError, KeyError, TypeError) as exc:
+            article_id = f"{source.rel_id}#{obj.get('id', n)}"
+            if article_id in ids:
+                raise ValueError(f"id {obj.get('id')!r} used by an earlier line")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("skipped %s line %d: %s", display_path(source.path), n, _reason(exc))
             continue
-        article_id = f"{source.rel_id}#{obj.get('id', n)}"
+        ids.add(article_id)
         articles.append(_make_article(
             article_id, source.path, body, title=obj.get("title"), date=obj.get("date"), source=obj.get("source"),
         ))

@@ -87,3 +87,20 @@ def test_missing_corpus_folder_is_one_line_error(tmp_path):
                           "--index-dir", str(tmp_path / "index")], capture_output=True, text=True)
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [f"qa index: error: {tmp_path / 'nope'}: corpus folder not found"]
+
+
+def test_same_name_different_format_both_indexed(tmp_path):
+    (tmp_path / "a.txt").write_text(BODY)
+    (tmp_path / "a.md").write_text("# Other\n\nA different story about trade. It is short.")
+    (tmp_path / "feed.jsonl").write_text(
+        json.dumps({"id": 1, "text": BODY}) + "\n" + json.dumps({"id": 1, "text": "Duplicate id line."}) + "\n")
+    articles, skipped = load_corpus(tmp_path)
+    # Files are taken in name order: a.md keeps the plain id, a.txt keeps its extension.
+    assert sorted(a.id for a in articles) == ["a", "a.txt", "feed#1"]
+
+
+def test_date_line_below_the_first_line(tmp_path):
+    (tmp_path / "later.txt").write_text(f"Site name\n date 2024-05-06\n\n{BODY}")
+    [article], _ = load_corpus(tmp_path)
+    assert article.date == "2024-05-06"
+    assert all("date 2024" not in article.text[s:e] for s, e in article.spans)

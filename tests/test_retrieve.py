@@ -59,3 +59,11 @@ def test_date_range_filters_articles(assistant):
 def test_unknown_mode_is_refused(assistant):
     with pytest.raises(ValueError):
         Retriever(assistant.index, assistant.encoder, assistant.settings.retrieval).search("x", 3, mode="magic")
+
+
+def test_date_range_matching_nothing_gives_no_hits_and_an_abstention(assistant):
+    nothing = DateRange("1990-01-01", "1990-12-31")
+    for mode in ("hybrid", "bm25", "dense"):
+        assert assistant.retriever.search("Xi", 5, mode=mode, dates=nothing) == []
+    answer = assistant.ask("What did Xi say?", dates=nothing)
+    assert answer.abstained and answer.sentences == []
