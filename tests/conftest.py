@@ -39,3 +39,28 @@ def corpus_copy(tmp_path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+# --- the chat page (tests/test_ui*.py) ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory):
+    """The real `qa ui` server, started as a person starts it, on a free port, over a writable copy of the bundled
+    collection whose index it builds itself in a temporary folder (uploads go into that copy)."""
+    from ui.server import serve
+
+    root = tmp_path_factory.mktemp("ui")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    with serve(corpus, root / "index", log_path=root / "server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ui_client(ui_server):
+    """A gradio_client Client of that server. download_files=False: the answer JSON has "path" keys, which the client
+    would otherwise take for files to download."""
+    from gradio_client import Client
+
+    return Client(ui_server.url, verbose=False, download_files=False)

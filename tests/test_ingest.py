@@ -4,7 +4,7 @@ import logging
 import subprocess
 import sys
 
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfWriter
 
 from qa.chunk import article_sentences
 from qa.ingest import load_corpus

@@ -1,0 +1,175 @@
+"""The running `qa ui` server over HTTP, as a script sees it through gradio_client (fixtures in conftest.py)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+ROOT = Path(__file__).resolve().parents[1]
+SF_QUESTION = "What was agreed in San Francisco?"
+SF_GOLD = {"000_98bc07159c41a427", "001_cd19cef5703942ac"}  # eval/sets/collection.jsonl c019
+KEYS = {"question", "answer", "abstained", "confidence", "sentences", "citations", "timings_ms"}
+
+
+def _message_text(message: dict) -> str:
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text") or "" for part in content)
+
+
+def _collection(client) -> dict[str, list]:
+    table = client.predict(api_name="/collection")
+    return {row[3]: row for row in table["data"]}  # file -> [title, date, chunks, file]
+
+
+def test_ask_san_francisco_returns_the_cli_json(ui_server, ui_client):
+    got = ui_client.predict(SF_QUESTION, api_name="/ask")
+    assert set(got) == KEYS
+    assert got["question"] == SF_QUESTION and not got["abstained"]
+    assert "[1]" in got["answer"]
+    low = got["answer"].lower()
+    assert any(fact in low for fact in ("communication channels", "military contacts", "counter narcotics",
+                                        "anti-drug"))
+
+    # Citations: numbered from 1, from the gold articles, with the titles the collection panel shows.
+    citations = got["citations"]
+    assert [c["n"] for c in citations] == list(range(1, len(citations) + 1))
+    assert {c["article_id"] for c in citations} <= SF_GOLD
+    collection = _collection(ui_client)
+    for c in citations:
+        assert collection[c["article_id"] + ".txt"][0] == c["title"]
+
+    # Every quoted sentence is exactly the text at its offsets in the article file on the server's disk.
+    for s in got["sentences"]:
+        text = (ui_server.corpus / f"{s['article_id']}.txt").read_text(encoding="utf-8")
+        assert " ".join(text[s["start"]:s["end"]].split()) == s["text"]
+        assert 1 <= s["citation"] <= len(citations)
+
+    # The same object as `qa ask --json` on the same index (timings aside).
+    cli = subprocess.run([sys.executable, "-m", "qa", "ask", "--json", "--index-dir", str(ui_server.index_dir),
+                          SF_QUESTION], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert cli.returncode == 0, cli.stderr
+    expected = json.loads(cli.stdout.splitlines()[0])
+    for obj in (got, expected):
+        obj.pop("timings_ms")
+    assert got == expected
+
+
+def test_ask_rejects_an_empty_question(ui_client):
+    with pytest.raises(AppError, match="empty"):
+        ui_client.predict("   ", api_name="/ask")
+
+
+def test_chat_shows_quotes_markers_and_sources(ui_client):
+    history, box = ui_client.predict(SF_QUESTION, [], 5, "hybrid", None, None, False, api_name="/chat")
+    assert box == ""
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    reply = _message_text(history[1])
+    assert '<span class="qa-ref">&#91;1&#93;</span>' in reply  # [1] markers
+    assert reply.count('<details class="qa-source"') >= 1 and "<mark" in reply
+    assert "qa-scores" not in reply
+    # A follow-up is answered on its own; the conversation grows.
+    history, _ = ui_client.predict("Where did Biden and Xi hold their talks during the 2023 APEC summit?", history,
+                                   5, "hybrid", None, None, False, api_name="/chat")
+    assert len(history) == 4
+    assert "Filoli" in _message_text(history[3])
+
+
+def test_chat_settings_scores_mode_and_dates(ui_client):
+    history, _ = ui_client.predict(SF_QUESTION, [], 3, "bm25", None, None, True, api_name="/chat")
+    reply = _message_text(history[-1])
+    assert '<p class="qa-scores">' in reply and "BM25" in reply and "fused" in reply
+    assert "dense \u2014 (not in its top candidates)" in reply  # BM25 mode: no dense scores
+
+    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "2030-01-01", None, False, api_name="/chat")
+    assert "No article matched" in _message_text(history[-1])
+
+    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "soon", None, False, api_name="/chat")
+    assert "not a date" in _message_text(history[-1])
+
+
+FACT_ARTICLE = """# Velmora harbour council approves tide barrier
+
+The Velmora harbour council approved a tide barrier costing 38 million euros at its meeting on Tuesday.
+Construction of the barrier is due to start in the spring and take three years.
+Fishermen in Velmora had asked for protection from winter storm surges for a decade.
+"""
+
+
+def test_upload_a_file_and_ask_about_it(ui_server, ui_client, tmp_path):
+    path = tmp_path / "velmora_barrier.md"
+    path.write_text(FACT_ARTICLE, encoding="utf-8")
+    report, table = ui_client.predict([handle_file(str(path))], api_name="/upload")
+    assert "\u2713 velmora_barrier.md: added" in report and "1 of 1 file added" in report
+    rows = {row[3]: row for row in table["data"]}
+    assert rows["velmora_barrier.md"][0] == "Velmora harbour council approves tide barrier"
+    assert rows["velmora_barrier.md"][2] >= 1  # chunks
+    assert (ui_server.corpus / "velmora_barrier.md").read_text(encoding="utf-8") == FACT_ARTICLE
+
+    got = ui_client.predict("How much will the Velmora tide barrier cost?", api_name="/ask")
+    assert not got["abstained"]
+    assert got["citations"][0]["article_id"] == "velmora_barrier"
+    assert "38 million euros" in got["answer"]
+
+
+def test_upload_bad_files_each_get_a_reason_and_the_good_one_goes_in(ui_server, ui_client, tmp_path):
+    files = {
+        "empty.txt": b"",
+        "binary.txt": b"\x00\x01\x02\x03\x04 not text",
+        "broken.pdf": b"%PDF-1.4\nthis is not a pdf",
+        "program.exe": b"MZ\x90\x00\x03",
+        "quarry.html": (b"<html><head><title>Quarry</title></head><body><h1>Dunmore quarry to close</h1>"
+                        b"<p>The Dunmore quarry will close in March after ninety years of work, its owners said.</p>"
+                        b"</body></html>"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    report, table = ui_client.predict([handle_file(str(tmp_path / n)) for n in files], api_name="/upload")
+    lines = report.splitlines()
+    assert "\u2717 empty.txt: empty file" in lines
+    assert "\u2717 binary.txt: binary file, not text" in lines
+    assert any(line.startswith("\u2717 broken.pdf: corrupt PDF") for line in lines)
+    assert any(line.startswith("\u2717 program.exe: unsupported file type (.exe)") for line in lines)
+    assert any(line.startswith("\u2713 quarry.html: added") for line in lines)
+    assert lines[-1].startswith("1 of 5 files added")
+    on_disk = {p.name for p in ui_server.corpus.iterdir()}
+    assert "quarry.html" in on_disk and not on_disk & {"empty.txt", "binary.txt", "broken.pdf", "program.exe"}
+    assert "Dunmore quarry to close" in {row[0] for row in table["data"]}
+    got = ui_client.predict("When will the Dunmore quarry close?", api_name="/ask")
+    assert got["citations"][0]["article_id"] == "quarry" and "March" in got["answer"]
+
+
+def test_upload_same_name_other_content_is_kept_apart(ui_server, ui_client, tmp_path):
+    first, second = tmp_path / "a" / "ferry.txt", tmp_path / "b" / "ferry.txt"
+    for path, day in ((first, "Monday"), (second, "Friday")):
+        path.parent.mkdir()
+        path.write_text(f"# Ferry timetable\n\nThe new island ferry timetable starts on {day} next week.\n")
+    ui_client.predict([handle_file(str(first))], api_name="/upload")
+    report, _ = ui_client.predict([handle_file(str(second))], api_name="/upload")
+    assert "saved as ferry-1.txt" in report
+    assert "Monday" in (ui_server.corpus / "ferry.txt").read_text()
+    assert "Friday" in (ui_server.corpus / "ferry-1.txt").read_text()
+    report, _ = ui_client.predict([handle_file(str(first))], api_name="/upload")
+    assert "unchanged \u2014 already in the collection as ferry.txt" in report and "0 of 1 file added" in report
+
+
+def test_auth_is_required_when_asked_for(ui_server, tmp_path):
+    """`qa ui --auth user:password`: nothing without the login, everything with it (the same index, reopened)."""
+    from gradio_client import Client
+
+    from ui.server import serve
+
+    with serve(ui_server.corpus, ui_server.index_dir, auth="alice:s3cret", log_path=tmp_path / "auth.log") as server:
+        with pytest.raises(Exception, match="(?i)credentials|login|401"):
+            Client(server.url, verbose=False, download_files=False).predict(SF_QUESTION, api_name="/ask")
+        client = Client(server.url, auth=("alice", "s3cret"), verbose=False, download_files=False)
+        got = client.predict(SF_QUESTION, api_name="/ask")
+        assert {c["article_id"] for c in got["citations"]} <= SF_GOLD

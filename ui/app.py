@@ -1,0 +1,352 @@
+"""The chat page (``qa ui``): a gradio Blocks app over one ``Assistant`` loaded once at start.
+
+What a browser gets: a chat whose answers quote the articles with ``[n]`` markers and numbered, collapsible sources;
+example questions; settings in a side panel; uploads that go into the running index. What a script gets
+(``gradio_client``): ``/ask`` (question -> the JSON object of ``qa ask --json``), ``/upload`` (files -> report and
+collection) and ``/collection``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # never call home (and never wait for it)
+
+from qa.assistant import Assistant  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.retrieve import MODES, DateRange  # noqa: E402
+from qa.types import Answer  # noqa: E402
+
+from . import render  # noqa: E402
+from .uploads import Saved, save_upload  # noqa: E402
+
+log = logging.getLogger("qa.ui")
+
+# The first is the question the README shows; the others are from eval/sets/collection.jsonl (the last is one the
+# collection cannot answer, to show an abstention).
+EXAMPLES = [
+    "What was agreed in San Francisco?",
+    "Where did Biden and Xi hold their talks during the 2023 APEC summit?",
+    "How long did Blinken's meeting with Chinese foreign minister Qin Gang last?",
+    "Where did Xi Jinping and Donald Trump meet in person before their November 2025 phone call?",
+    "Who was China's ambassador to the United States at the time of the San Francisco summit?",
+]
+COLLECTION_HEADERS = ["Title", "Date", "Chunks", "File"]
+MAX_K = 20
+MAX_UPLOAD = "25mb"
+
+CSS = """
+.qa-answer { line-height: 1.55; }
+.qa-answer mark, .qa-passage strong { background: #ffe58f; color: inherit; font-weight: 700; padding: 0 2px; }
+.qa-ref, .qa-n { color: #1d4ed8; font-weight: 600; white-space: nowrap; }
+.qa-meta { color: #6b7280; font-size: 0.85em; margin-top: 4px; }
+.qa-sources-head { margin: 8px 0 2px 0; }
+details.qa-source { border: 1px solid #d1d5db; border-radius: 6px; padding: 4px 8px; margin: 4px 0; }
+details.qa-source summary { cursor: pointer; }
+.qa-passage { margin: 6px 0; padding-left: 10px; border-left: 3px solid #93c5fd; }
+.qa-passage mark.qa-quote { background: #fef08a; color: inherit; }
+.qa-context { color: #4b5563; }
+.qa-scores { font-family: ui-monospace, monospace; font-size: 0.8em; color: #374151; }
+.qa-abstain { color: #92400e; }
+"""
+
+
+def parse_date(value, label: str) -> str | None:
+    """An ISO date from a date field ('' or None: no bound); ValueError with a readable message otherwise."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        raise ValueError(f"{label} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+class ChatApp:
+    """The page's behaviour, independent of its layout: asking, rendering, uploading, listing the collection."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        self.settings = assistant.settings
+        self._upload_lock = threading.Lock()
+
+    # -- asking -------------------------------------------------------------------------------------------------------
+
+    def _options(self, k, mode, start, end) -> dict:
+        k = int(k) if k not in (None, "") else 0
+        if k < 0 or k > MAX_K:
+            raise ValueError(f"number of sources must be between 1 and {MAX_K}")
+        mode = (mode or "").strip().lower() or None
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"retrieval mode must be one of {', '.join(MODES)}, not {mode!r}")
+        start, end = parse_date(start, "from date"), parse_date(end, "to date")
+        if start and end and start > end:
+            raise ValueError(f"the date range is empty: {start} is after {end}")
+        dates = DateRange(start, end) if (start or end) else None
+        return {"k": k or None, "mode": mode, "dates": dates}
+
+    def ask(self, question: str, k=None, mode=None, start=None, end=None) -> Answer:
+        return self.assistant.ask(question or "", **self._options(k, mode, start, end))
+
+    def _render(self, answer, show_scores: bool) -> str:
+        for attempt in (0, 1):
+            try:
+                return render.answer_html(answer, self.assistant.index.store, show_scores=show_scores)
+            except sqlite3.ProgrammingError:  # the index was swapped by an upload while we read it: read the new one
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def respond(self, question, history, k, mode, start, end, show_scores):
+        """Chat handler: appends the question and the answer (each question is answered on its own)."""
+        history = list(history or [])
+        question = (question or "").strip()
+        if not question:
+            return history, ""
+        try:
+            answer = self.ask(question, k, mode, start, end)
+            reply = self._render(answer, bool(show_scores))
+        except ValueError as exc:
+            reply = render.error_html(str(exc))
+        except Exception as exc:  # shown in the chat, not lost in a toast; the details go to the server log
+            log.exception("answering %r failed", question)
+            reply = render.error_html(f"internal error ({type(exc).__name__}); see the server log")
+        history.append({"role": "user", "content": render.question_html(question)})
+        history.append({"role": "assistant", "content": reply})
+        return history, ""
+
+    # -- the collection -----------------------------------------------------------------------------------------------
+
+    def collection(self) -> list[list]:
+        """One row per article: title, date, chunk count, file (relative to the corpus folder)."""
+        for attempt in (0, 1):
+            try:
+                store = self.assistant.index.store
+                counts: dict[int, int] = {}
+                for a in store.chunk_article.tolist():
+                    counts[a] = counts.get(a, 0) + 1
+                rows = []
+                for idx in range(len(store.article_dates)):
+                    article = store.article(idx)
+                    rows.append([article.title, article.date or "", counts.get(idx, 0),
+                                 render.file_label(article.id, article.path)])
+                return rows
+            except sqlite3.ProgrammingError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _chunks_of(self, path: Path) -> list[tuple[str, int]]:
+        """(title, chunks) of the articles read from a corpus file."""
+        store = self.assistant.index.store
+        rel = path.relative_to(self.settings.corpus_dir.resolve()).with_suffix("").as_posix()
+        out = []
+        for idx in store.articles_of_file(rel):
+            out.append((store.article(idx).title, int((store.chunk_article == idx).sum())))
+        return out
+
+    # -- uploads ------------------------------------------------------------------------------------------------------
+
+    def upload(self, files) -> tuple[str, list[list]]:
+        """Saves the uploaded files into the corpus folder, indexes them incrementally, reports one line per file."""
+        paths = [Path(f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", f)) for f in (files or [])]
+        if not paths:
+            return "No files uploaded.", self.collection()
+        corpus = self.settings.corpus_dir
+        with self._upload_lock:
+            started = time.perf_counter()
+            results: list[Saved] = [save_upload(p, corpus) for p in paths]
+            new = {r.path.resolve(): r for r in results if r.new}
+            if new:
+                try:
+                    report = self.assistant.update()
+                    bad = [s for s in report.skipped if Path(s.path).resolve() in new]
+                    for s in bad:  # the reader accepted it before, the build did not: take it out again
+                        r = new.pop(Path(s.path).resolve())
+                        r.path.unlink(missing_ok=True)
+                        r.ok, r.new, r.note = False, False, s.reason
+                    if bad:
+                        self.assistant.update()
+                except Exception as exc:  # the index stays as it was: take the new files out again
+                    log.exception("indexing the uploads failed")
+                    for r in new.values():
+                        r.path.unlink(missing_ok=True)
+                        r.ok, r.new, r.note = False, False, f"indexing failed, nothing was added: {exc}"
+            lines = []
+            for r in results:
+                if r.ok:
+                    try:
+                        parts = self._chunks_of(r.path)
+                    except (ValueError, sqlite3.Error):
+                        parts = []
+                    what = "; ".join(f"\u201c{t}\u201d ({c} chunk{'s' if c != 1 else ''})" for t, c in parts)
+                    lines.append(f"\u2713 {r.name}: {'added' if r.new else 'unchanged'} \u2014 {r.note}"
+                                 + (f" \u2014 {what}" if what else ""))
+                else:
+                    lines.append(f"\u2717 {r.name}: {r.note}")
+            added = sum(1 for r in results if r.new)
+            lines.append(f"{added} of {len(results)} file{'s' if len(results) != 1 else ''} added "
+                         f"({time.perf_counter() - started:.1f} s).")
+        return "\n".join(lines), self.collection()
+
+
+def build_app(assistant: Assistant, *, examples: list[str] | None = None):
+    """The gradio Blocks of the page (not launched)."""
+    import gradio as gr
+
+    chat = ChatApp(assistant)
+    settings = assistant.settings
+    examples = EXAMPLES if examples is None else examples
+
+    with gr.Blocks(title="News QA", analytics_enabled=False) as demo:
+        with gr.Sidebar(label="Settings", open=True, position="left"):
+            gr.Markdown("### Settings")
+            k = gr.Slider(1, MAX_K, value=settings.selector.chunks, step=1, label="Number of sources",
+                          info="retrieved passages the answer is chosen from")
+            mode = gr.Radio([("Hybrid", "hybrid"), ("BM25", "bm25"), ("Dense", "dense")],
+                            value=settings.retrieval.mode, label="Retrieval mode")
+            start = gr.DateTime(include_time=False, type="string", label="From date",
+                                info="only articles dated on or after (inclusive; empty: no limit)")
+            end = gr.DateTime(include_time=False, type="string", label="To date",
+                              info="only articles dated on or before (undated articles drop out when set)")
+            scores = gr.Checkbox(value=False, label="Show scores",
+                                 info="BM25, dense and fused scores per source (for tuning)")
+
+        gr.Markdown("## News QA\nAsk the collection a question. Every answer is quoted from the articles, with "
+                    "numbered sources you can open to check the passage.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=480):
+                chatbot = gr.Chatbot(label="Chat", elem_id="qa-chat", height=680, sanitize_html=True,
+                                     render_markdown=True, allow_tags=False, latex_delimiters=[],
+                                     feedback_options=None, layout="bubble", autoscroll=True,
+                                     buttons=["copy", "copy_all"],
+                                     placeholder="Ask a question, or click an example below.")
+                with gr.Row():
+                    question = gr.Textbox(show_label=False, placeholder="Ask a question about the articles",
+                                          elem_id="qa-question", scale=6, max_lines=3, autofocus=True)
+                    ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
+                    clear_btn = gr.Button("Clear", elem_id="qa-clear", scale=1, min_width=80)
+                gr.Markdown("**Examples**")
+                with gr.Row(elem_id="qa-examples"):
+                    example_btns = [gr.Button(q, size="sm", elem_classes=["qa-example"]) for q in examples]
+            with gr.Column(scale=2, min_width=320):
+                files = gr.File(label="Add articles (.txt, .md, .pdf, .html)", file_count="multiple",
+                                type="filepath", elem_id="qa-upload")
+                upload_report = gr.Textbox(label="Upload report", interactive=False, lines=3, max_lines=12,
+                                           elem_id="qa-upload-report")
+                table = gr.Dataframe(headers=COLLECTION_HEADERS, datatype=["str", "str", "number", "str"],
+                                     label="Collection", interactive=False, wrap=True, elem_id="qa-collection",
+                                     max_height=520, latex_delimiters=[], line_breaks=False,
+                                     column_widths=["46%", "20%", "12%", "22%"])
+
+        inputs = [k, mode, start, end, scores]
+        question.submit(chat.respond, [question, chatbot, *inputs], [chatbot, question], api_name="chat",
+                        api_visibility="undocumented", concurrency_limit=8, concurrency_id="ask")
+        ask_btn.click(chat.respond, [question, chatbot, *inputs], [chatbot, question], api_visibility="private",
+                      concurrency_limit=8, concurrency_id="ask")
+        for btn in example_btns:
+            btn.click(chat.respond, [btn, chatbot, *inputs], [chatbot, question], api_visibility="private",
+                      concurrency_limit=8, concurrency_id="ask")
+        clear_btn.click(lambda: ([], ""), None, [chatbot, question], api_visibility="private", queue=False)
+
+        def upload(paths: list[str] | None):
+            """Adds files (.txt .md .pdf .html .htm .jsonl) to the collection; returns the report and the collection."""
+            report, rows = chat.upload(paths)
+            refused = sum(1 for line in report.splitlines() if line.startswith("\u2717"))
+            if refused:
+                gr.Warning(f"{refused} file{'s were' if refused != 1 else ' was'} not added: see the upload report")
+            return report, rows
+
+        files.upload(upload, files, [upload_report, table], api_name="upload", concurrency_limit=1).then(
+            lambda: None, None, files, api_visibility="private", queue=False)
+
+        def collection() -> list[list]:
+            """The articles in the index: title, date, chunk count, file."""
+            return chat.collection()
+
+        demo.load(collection, None, table, api_name="collection")
+
+        def ask(question: str) -> dict:
+            """Answers one question from the whole collection with the default settings; returns the JSON object
+            that `qa ask --json` prints (question, answer, abstained, confidence, sentences, citations, timings_ms)."""
+            try:
+                return chat.ask(question).to_json()
+            except ValueError as exc:
+                raise gr.Error(str(exc)) from None
+
+        gr.api(ask, api_name="ask", concurrency_limit=8, concurrency_id="ask")
+
+    demo.chat_app = chat
+    return demo
+
+
+def launch_options() -> dict:
+    return {"css": CSS, "max_file_size": MAX_UPLOAD, "show_error": True, "ssr_mode": False, "footer_links": ["api"]}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both close the server cleanly (SIGINT may arrive ignored, e.g. from a background job)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def run(args) -> int:
+    """``qa ui``: open (or first build) the index, load the model, serve the page until interrupted."""
+    host = getattr(args, "host", None) or "127.0.0.1"
+    port = int(getattr(args, "port", None) or 7860)
+    auth = None
+    if getattr(args, "auth", None):
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            print("qa ui: error: --auth must be user:password", file=sys.stderr)
+            return 2
+        auth = (user, password)
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        print("qa ui: error: gradio is not installed; install the ui extra: pip install -e '.[ui]'", file=sys.stderr)
+        return 1
+    settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None))
+    started = time.perf_counter()
+    assistant = Assistant(settings, progress=True)
+    print("qa ui: loading the embedding model", file=sys.stderr, flush=True)
+    assistant.encoder.encode_query("warm up")  # loads the model once, now, not on the first question
+    try:
+        assistant.ask("warm up")  # and touches the index, so that the first question is as fast as the others
+    except Exception:  # noqa: BLE001 - e.g. an empty collection; questions will say what is wrong
+        log.debug("warm-up question failed", exc_info=True)
+    n = len(assistant.index.store.article_dates)
+    print(f"qa ui: ready in {time.perf_counter() - started:.1f} s: {n} articles from {settings.corpus_dir} "
+          f"(uploads go there), index {settings.index_dir}", file=sys.stderr, flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1") and auth is None:
+        print(f"qa ui: warning: listening on {host} without --auth: anyone who can reach it can ask and upload",
+              file=sys.stderr, flush=True)
+
+    demo = build_app(assistant)
+    demo.queue(default_concurrency_limit=8)
+    _stop_on_signals()
+    try:
+        demo.launch(server_name=host, server_port=port, auth=auth, inbrowser=False, share=False,
+                    **launch_options())
+    except OSError as exc:
+        print(f"qa ui: error: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.close()
+    return 0

@@ -1,0 +1,180 @@
+"""Chat messages built from answers, as HTML in which text from articles can only ever be text.
+
+The chat component renders Markdown and HTML. Every piece of text that comes from an article, a file name or a
+question goes through :func:`text`, which turns it into character references (a superset of ``html.escape``: it also
+neutralises the Markdown and LaTeX marks), so no ``<script>``, ``<img onerror=...>``, ``[link](...)``, ``**bold**``
+or ``$$math$$`` in an article can become markup. The only tags in a message are the ones written here: ``p``,
+``span``, ``strong``, ``mark``, ``details``, ``summary``, ``blockquote``, ``ol``, ``li``.
+
+Every message is one HTML block (no blank line inside), so the Markdown renderer passes it through untouched.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from qa.types import Answer, AnswerSentence, Citation, Hit
+
+CONTEXT_SENTENCES = 2  # sentences of the article shown before and after each quoted one
+
+# & < > " ' as html.escape does, plus every character Markdown, GFM autolinks or LaTeX delimiters give a meaning.
+_SPECIAL = "&<>\"'`*_~[](){}#+-.!|\\$:/=@%^"
+_TABLE = {ord(c): f"&#{ord(c)};" for c in _SPECIAL}
+_SPACE = re.compile(r"\s+")
+
+
+def text(s: str, *, strip: bool = True) -> str:
+    """``s`` as inert HTML text: special characters as character references, each run of whitespace one space."""
+    s = _SPACE.sub(" ", s)
+    if strip:
+        s = s.strip()
+    return s.translate(_TABLE)
+
+
+def file_label(citation_or_id: str, path: str) -> str:
+    """The file an article came from, relative to the corpus folder (never the server's absolute path)."""
+    rel = citation_or_id.split("#", 1)[0]
+    return rel + PurePosixPath(path).suffix
+
+
+class ArticleCache:
+    """Articles and their sentence ranges read once per message from the index store."""
+
+    def __init__(self, store):
+        self.store = store
+        self._cache: dict[str, tuple | None] = {}
+
+    def get(self, article_id: str):
+        """(Article, [(start, end), ...]) or None when the article is no longer in the index."""
+        if article_id not in self._cache:
+            idx = self.store.article_index(article_id)
+            if idx is None:
+                self._cache[article_id] = None
+            else:
+                _, ranges = self.store.sentence_ranges(idx)
+                self._cache[article_id] = (self.store.article(idx), ranges)
+        return self._cache[article_id]
+
+
+def _pieces_html(source: str, start: int, end: int, span: tuple[int, int] | None, tag: str) -> str:
+    """``source[start:end]`` as text, with ``span`` (offsets into ``source``) wrapped in ``<tag>``."""
+    if span and start <= span[0] < span[1] <= end:
+        cuts = [(start, span[0], False), (span[0], span[1], True), (span[1], end, False)]
+    else:
+        cuts = [(start, end, False)]
+    out = []
+    for s, e, emphasised in cuts:
+        piece = text(source[s:e], strip=False)
+        if piece:
+            out.append(f"<{tag}>{piece}</{tag}>" if emphasised else piece)
+    return "".join(out).strip()
+
+
+def sentence_html(sentence: AnswerSentence, articles: ArticleCache, tag: str = "mark") -> str:
+    """A quoted sentence, its factoid span (if any) wrapped in ``<tag>``."""
+    found = articles.get(sentence.article_id)
+    if found is None or sentence.span is None:
+        return text(sentence.text)
+    article, _ = found
+    return _pieces_html(article.text, sentence.start, sentence.end, tuple(sentence.span), tag)
+
+
+def passage_html(citation: Citation, quoted: list[AnswerSentence], articles: ArticleCache) -> str:
+    """The cited passage: the quoted sentences highlighted, with the article's sentences around them; gaps as …"""
+    found = articles.get(citation.article_id)
+    if found is None:
+        return text(citation.passage)
+    article, ranges = found
+    position = {r: j for j, r in enumerate(ranges)}
+    picked = {position[(q.start, q.end)]: q for q in quoted if (q.start, q.end) in position}
+    if not picked:
+        return text(citation.passage)
+    keep = sorted({k for j in picked for k in range(j - CONTEXT_SENTENCES, j + CONTEXT_SENTENCES + 1)
+                   if 0 <= k < len(ranges)})
+    parts, prev = [], None
+    if keep[0] > 0:
+        parts.append("\u2026")
+    for k in keep:
+        if prev is not None and k != prev + 1:
+            parts.append("\u2026")
+        s, e = ranges[k]
+        if k in picked:
+            q = picked[k]
+            inner = _pieces_html(article.text, s, e, tuple(q.span) if q.span else None, "strong")
+            parts.append(f'<mark class="qa-quote">{inner}</mark>')
+        else:
+            parts.append(f'<span class="qa-context">{text(article.text[s:e])}</span>')
+        prev = k
+    if keep[-1] < len(ranges) - 1:
+        parts.append("\u2026")
+    return " ".join(parts)
+
+
+def _score(value: float | None, rank: int | None, digits: int) -> str:
+    if value is None:
+        return "\u2014 (not in its top candidates)"
+    return f"{value:.{digits}f}" + (f" (rank {rank})" if rank else "")
+
+
+def scores_html(article_id: str, hits: list[Hit]) -> str:
+    """BM25, dense and fused scores of the best retrieved chunk of an article."""
+    best = max((h for h in hits if h.chunk.article_id == article_id), key=lambda h: h.score, default=None)
+    if best is None:
+        return '<p class="qa-scores">scores: not among the retrieved chunks</p>'
+    bm25 = _score(best.bm25_score, best.bm25_rank, 3)
+    dense = _score(best.dense_score, best.dense_rank, 3)
+    return (f'<p class="qa-scores">scores of its best chunk: fused <strong>{best.score:.3f}</strong> \u00b7 '
+            f'BM25 {bm25} \u00b7 dense {dense}</p>')
+
+
+def source_html(citation: Citation, quoted: list[AnswerSentence], articles: ArticleCache, *, open_: bool,
+                hits: list[Hit] | None) -> str:
+    """One numbered source: a collapsible block titled with title, date and file, holding the cited passage."""
+    page = f", page {citation.page}" if citation.page else ""
+    summary = (f'<span class="qa-n">&#91;{citation.n}&#93;</span> <strong class="qa-title">{text(citation.title)}'
+               f'</strong> \u00b7 <span class="qa-date">{text(citation.date or "undated")}</span> \u00b7 '
+               f'<span class="qa-file">{text(file_label(citation.article_id, citation.path))}{page}</span>')
+    body = f'<blockquote class="qa-passage">{passage_html(citation, quoted, articles)}</blockquote>'
+    scores = scores_html(citation.article_id, hits) if hits is not None else ""
+    return (f'<details class="qa-source" data-n="{citation.n}"{" open" if open_ else ""}><summary>{summary}</summary>'
+            f'{body}{scores}</details>')
+
+
+def answer_html(answer: Answer, store, *, show_scores: bool = False) -> str:
+    """The assistant's chat message for an answer (or an abstention), with its numbered sources."""
+    articles = ArticleCache(store)
+    lines = []
+    marker = lambda n: f'<span class="qa-ref">&#91;{n}&#93;</span>'  # noqa: E731
+    if not answer.abstained:
+        body = " ".join(f"{sentence_html(s, articles)} {marker(s.citation)}" for s in answer.sentences)
+        lines.append(f'<p class="qa-answer">{body}</p>')
+    elif answer.sentences:
+        lines.append('<p class="qa-abstain"><strong>The collection does not say.</strong> No passage answers this '
+                     'question well enough to quote it as the answer. These are the closest passages, for you to '
+                     'judge:</p>')
+        items = "".join(f"<li>{text(s.text)} {marker(s.citation)}</li>" for s in answer.sentences)
+        lines.append(f'<ul class="qa-closest">{items}</ul>')
+    else:
+        lines.append('<p class="qa-abstain"><strong>The collection does not say.</strong> No article matched this '
+                     'question (with these settings: check the date range and the retrieval mode).</p>')
+    total = answer.timings_ms.get("total")
+    timing = f" \u00b7 {total:.0f} ms" if total is not None else ""
+    n = len(answer.citations)
+    lines.append(f'<p class="qa-meta">confidence {answer.confidence:.2f} \u00b7 {n} source{"s" if n != 1 else ""}'
+                 f'{timing}</p>')
+    if answer.citations:
+        lines.append('<p class="qa-sources-head"><strong>Sources</strong></p>')
+        for c in answer.citations:
+            quoted = [s for s in answer.sentences if s.citation == c.n]
+            lines.append(source_html(c, quoted, articles, open_=False,
+                                     hits=answer.hits if show_scores else None))
+    return "\n".join(lines)
+
+
+def question_html(question: str) -> str:
+    """The person's question, shown as they typed it (as text)."""
+    return f'<p class="qa-question">{text(question)}</p>'
+
+
+def error_html(message: str) -> str:
+    return f'<p class="qa-error"><strong>Could not answer:</strong> {text(message)}</p>'
