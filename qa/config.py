@@ -43,7 +43,7 @@ class SelectorSettings:
     chunks: int = 5  # chunks the selector reads
     max_sentences: int = 3
     list_max_sentences: int = 6  # for list-like or multi-part questions
-    keep_ratio: float = 0.85  # further sentences must score at least this share of the best one
+    keep_ratio: float = 0.6  # further sentences must score at least this share of the best one
     list_keep_ratio: float = 0.6
     w_dense: float = 0.45
     w_lexical: float = 0.3
