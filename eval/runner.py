@@ -28,7 +28,6 @@ import os
 import random
 import sys
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -96,6 +95,8 @@ def index_key(ds: Dataset, settings) -> str:
         "chunking": asdict(settings.chunking),
         "bm25": {"k1": r.bm25_k1, "b": r.bm25_b, "epsilon": r.bm25_epsilon},
     }
+    if getattr(settings, "dense", None) is not None:  # the dense index's kind and build parameters
+        ident["dense"] = asdict(settings.dense)
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -122,9 +123,11 @@ def prepare_index(ds: Dataset, settings, encoder, *, index_dir: str | Path | Non
         settings = replace(settings, corpus_dir=ROOT / "corpus", index_dir=index_dir)
         prefix = ""
     else:
-        folder = cache_root() / f"{ds.name}-{index_key(ds, settings)}"
+        # One corpus folder per dataset content; beside it one index per (settings, indexing code) key.
+        folder = cache_root() / f"{ds.name}-{ds.identity()[:12]}"
         _write_corpus(ds, folder / "corpus")
-        settings = replace(settings, corpus_dir=folder / "corpus", index_dir=folder / "index")
+        settings = replace(settings, corpus_dir=folder / "corpus",
+                           index_dir=folder / f"index-{index_key(ds, settings)}")
         prefix = f"{ds.name}#"
     report = build_index(settings, encoder=encoder, progress=progress)
     where = settings.index_dir
@@ -404,7 +407,6 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
     from qa.assistant import Assistant
     from qa.config import Settings
     from qa.embed import Encoder
-    from qa.retrieve import Retriever
 
     ds = load_dataset(dataset, data, split)
     questions = sample(ds.questions, limit, seed)
@@ -539,9 +541,10 @@ def format_summary(summary: dict) -> str:
     for name, sub in summary.get("splits", {}).items():
         parts += ["", f"{summary['dataset']} {name} half: {sub['n']} questions", format_table(sub["configs"])]
     timed = summary["configs"].get(FULL, {}).get("latency_n")
-    parts += ["", "Latency (ms): retrieval rows = search call (question already encoded); baseline-cosine = search + "
-                  "pick" + (f"; full = whole ask (encode + retrieve + select), timed on {timed} questions spread "
-                            "over the set" if timed else "") + "."]
+    parts += ["", "Latency (ms): retrieval rows = search call (question already encoded)"
+                  + ("; baseline-cosine = search + pick" if BASELINE in summary["configs"] else "")
+                  + (f"; full = whole ask (encode + retrieve + select), timed on {timed} questions spread over the "
+                     "set" if timed else "") + "."]
     return "\n".join(parts)
 
 

@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("eval", help="measure retrieval and answers on a question set, every configuration")
     p.add_argument("--dataset", choices=("collection", "squad", "scifact"), default="collection")
     p.add_argument("--data", help="dataset file or folder (defaults under ../shared/datasets/)")
+    p.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
+                   help="SQuAD: questions of the first 24 articles (tune), of the other 24 (heldout), or all")
     p.add_argument("--limit", type=int, help="ask only N questions, sampled with --seed")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
