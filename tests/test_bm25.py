@@ -37,14 +37,11 @@ def test_scores_equal_rank_bm25(assistant):
 
 
 def test_scores_equal_rank_bm25_on_scifact():
-    import gzip
-    import json
-    from pathlib import Path
+    from eval.datasets import load_beir
 
-    folder = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "beir-scifact"
-    with gzip.open(folder / "corpus.jsonl.gz", "rt") as f:
-        docs = [tokenize(f"{d['title']} {d['text']}") for d in map(json.loads, f)]
-    queries = [json.loads(line)["text"] for line in open(folder / "queries.jsonl")][:50]
+    scifact = load_beir()  # ../shared/datasets/beir-scifact, read in place
+    docs = [tokenize(f"{d.title} {d.text}") for d in scifact.documents]
+    queries = [q.question for q in scifact.questions[:50]]
     ours, reference = BM25Index.build(docs), BM25Okapi(docs)
     for query in queries:
         q = tokenize(query)
