@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-from .runner import FULL, METRIC_KEYS, RETRIEVAL_CONFIGS, EvalRun
+from .runner import FULL, METRIC_KEYS, EvalRun
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
 MAX_FAILURES = 300
@@ -267,5 +267,3 @@ def write_report(path: Path, run: EvalRun) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(run), encoding="utf-8")
 
-
-__all__ = ["render", "write_report", "RETRIEVAL_CONFIGS"]

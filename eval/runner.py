@@ -28,7 +28,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +167,6 @@ class _Context:
     deep_k: int  # chunks retrieved for recall@100 (0: not measured)
     n_articles: int
     query_encoder: _PresetQueryEncoder | None = None
-    titles: dict = field(default_factory=dict)
 
 
 def _retrieval_metrics(ctx: _Context, q: Question, ranking: list[str], top_chunks) -> dict:
