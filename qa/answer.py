@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -104,6 +105,7 @@ class AnswerSelector:
     def __init__(self, index: Index, settings: SelectorSettings):
         self.index = index
         self.settings = settings
+        self._article_terms = lru_cache(maxsize=4096)(self._tokenize_article)  # every question re-reads them
 
     def select(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Answer:
         cfg = self.settings
@@ -170,10 +172,7 @@ class AnswerSelector:
             a = store.article_index(chunk.article_id)
             article_best[a] = max(article_best.get(a, 0.0), rel)
             if chunk.article_id not in context:
-                article = store.article(a)
-                first, ranges = store.sentence_ranges(a)
-                context[chunk.article_id] = set(tokenize(
-                    article.title + " " + " ".join(article.text[s:e] for s, e in ranges[:self.settings.context_sentences])))
+                context[chunk.article_id] = self._article_terms(a)
             for offset, sentence in enumerate(store.sentences(chunk.first_sentence, chunk.last_sentence)):
                 add(chunk.first_sentence + offset, sentence, rel)
         if expand:
@@ -183,6 +182,14 @@ class AnswerSelector:
                 for offset, sentence in enumerate(store.sentences(first, first + n)):
                     add(first + offset, sentence, rel * self.settings.expand_discount)
         return sentences, np.asarray(rows, dtype=np.int64), np.asarray(retrieval), context
+
+    def _tokenize_article(self, article_idx: int) -> frozenset[str]:
+        """The tokens of an article's title and first sentences (cached per selector as ``_article_terms``)."""
+        store = self.index.store
+        article = store.article(article_idx)
+        _, ranges = store.sentence_ranges(article_idx)
+        body = " ".join(article.text[s:e] for s, e in ranges[:self.settings.context_sentences])
+        return frozenset(tokenize(f"{article.title} {body}"))
 
     def _term_weights(self, question: str) -> tuple[dict[str, float], dict[str, float]]:
         """idf of the question's terms, split into topic terms (names: capitalised words after the first) and focus
