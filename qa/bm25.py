@@ -7,6 +7,8 @@ a few sparse rows instead of a Python loop over every chunk. Stored as plain arr
 from __future__ import annotations
 
 import json
+from array import array
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,27 +27,10 @@ class BM25Index:
 
     @classmethod
     def build(cls, docs: list[list[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> "BM25Index":
-        vocab: dict[str, int] = {}
-        term_ids = [vocab.setdefault(tok, len(vocab)) for doc in docs for tok in doc]
-        lengths = np.fromiter((len(doc) for doc in docs), dtype=np.int64, count=len(docs))
-        doc_ids = np.repeat(np.arange(len(docs)), lengths)
-        # Duplicate (term, doc) pairs are summed into term frequencies by the conversion to CSR.
-        tf = sp.csr_matrix(
-            (np.ones(len(term_ids), dtype=np.float64), (np.asarray(term_ids, dtype=np.int64), doc_ids)),
-            shape=(len(vocab), len(docs)),
-        )
-        tf.sum_duplicates()
-        n_docs = len(docs)
-        df = np.diff(tf.indptr).astype(np.float64)
-        idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-        if len(idf):
-            idf[idf < 0] = epsilon * idf.mean()
-        avgdl = lengths.sum() / max(n_docs, 1)
-        norm = k1 * (1 - b + b * lengths / avgdl) if n_docs else lengths
-        weights = tf.copy()
-        rows = np.repeat(np.arange(len(vocab)), np.diff(tf.indptr))
-        weights.data = idf[rows] * tf.data * (k1 + 1) / (tf.data + norm[tf.indices])
-        return cls(vocab, weights, idf)
+        builder = BM25Builder()
+        for doc in docs:
+            builder.add(Counter(doc))
+        return builder.build(k1, b, epsilon)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk; a repeated query term counts each time, as in rank-bm25."""
@@ -75,3 +60,39 @@ class BM25Index:
                                 shape=(len(terms), n_chunks), copy=False)
         idf = arrays["idf"]
         return cls({t: i for i, t in enumerate(terms)}, weights, idf)
+
+
+class BM25Builder:
+    """Collects chunks' term counts as flat integer arrays (not token lists, which take gigabytes at a million chunks)."""
+
+    def __init__(self):
+        self.vocab: dict[str, int] = {}
+        self.terms = array("i")  # term ids, chunk after chunk
+        self.counts = array("i")  # their counts in the chunk
+        self.ends = array("q")  # where each chunk's entries end in the two arrays above
+        self.lengths = array("q")  # chunk lengths in tokens
+
+    def add(self, term_counts: Counter) -> None:
+        setdefault = self.vocab.setdefault
+        self.terms.extend(setdefault(t, len(self.vocab)) for t in term_counts)
+        self.counts.extend(term_counts.values())
+        self.ends.append(len(self.terms))
+        self.lengths.append(sum(term_counts.values()))
+
+    def build(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> BM25Index:
+        n_docs, n_terms = len(self.ends), len(self.vocab)
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        indptr[1:] = np.frombuffer(self.ends, dtype=np.int64)
+        tf = sp.csr_matrix((np.frombuffer(self.counts, dtype=np.int32).astype(np.float64),
+                            np.frombuffer(self.terms, dtype=np.int32), indptr), shape=(n_docs, n_terms))
+        tf = tf.T.tocsr()  # terms x chunks: a query term's weights are one contiguous row
+        lengths = np.frombuffer(self.lengths, dtype=np.int64)
+        df = np.diff(tf.indptr).astype(np.float64)
+        idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+        if len(idf):
+            idf[idf < 0] = epsilon * idf.mean()
+        avgdl = lengths.sum() / max(n_docs, 1)
+        norm = k1 * (1 - b + b * lengths / avgdl) if n_docs else lengths
+        rows = np.repeat(np.arange(n_terms), np.diff(tf.indptr))
+        tf.data = idf[rows] * tf.data * (k1 + 1) / (tf.data + norm[tf.indices])
+        return BM25Index(self.vocab, tf, idf)

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dense as dense_index
-from .bm25 import BM25Index
+from .bm25 import BM25Builder, BM25Index
 from .chunk import article_sentences, chunk_windows, sentence_word_counts
 from .config import Settings
 from .embed import Encoder
@@ -235,7 +235,8 @@ class _Vectors:
     chunk_texts: list[str] = field(default_factory=list)
     sentence_rows: list[int] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)
-    encoded: list[tuple[list[int], list[int], np.ndarray]] = field(default_factory=list)
+    # (chunk rows, their vectors, sentence rows, their vectors) per encoded block
+    encoded: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     reused_chunks: list[tuple[int, int]] = field(default_factory=list)  # (new row, old row)
     reused_sentences: list[tuple[int, int]] = field(default_factory=list)
 
@@ -249,7 +250,10 @@ class _Vectors:
         vectors = encoder.encode(self.chunk_texts + self.sentence_texts, progress=bar.update)
         report.encode_seconds += time.perf_counter() - started
         report.embedded_texts += len(vectors)
-        self.encoded.append((self.chunk_rows, self.sentence_rows, vectors))
+        # Sentence vectors are kept (and stored) in half precision: they only rank a chunk's sentences.
+        n = len(self.chunk_rows)
+        self.encoded.append((np.asarray(self.chunk_rows, dtype=np.int64), vectors[:n].copy(),
+                             np.asarray(self.sentence_rows, dtype=np.int64), vectors[n:].astype(np.float16)))
         self.chunk_rows, self.chunk_texts, self.sentence_rows, self.sentence_texts = [], [], [], []
 
 
@@ -266,7 +270,7 @@ def _parse(source, settings: Settings):
         sentences = article_sentences(article)
         windows = chunk_windows(sentence_word_counts(article.text, sentences), settings.chunking)
         texts = [_chunk_text(article, sentences, w) for w in windows]
-        parsed.append((article, sentences, windows, texts, [tokenize(t) for t in texts]))
+        parsed.append((article, sentences, windows, texts, [Counter(tokenize(t)) for t in texts]))
     return parsed
 
 
@@ -288,7 +292,7 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
 
     writer = StoreWriter(folder / "store.sqlite")
     vectors = _Vectors()
-    tokens: list[list[str]] = []
+    bm25 = BM25Builder()
     old_files = old.manifest["files"] if old is not None else {}
     encoder = encoder or Encoder(settings.model, settings.batch_size)
     changed = [f for f in files if old_files.get(f.rel_id) != f.fingerprint]
@@ -303,7 +307,8 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
                 s0, c0 = writer.add(article, source.rel_id, sentences, windows)
                 vectors.reused_sentences += [(s0 + i, old_s0 + i) for i in range(len(sentences))]
                 vectors.reused_chunks += [(c0 + i, old_c0 + i) for i in range(len(windows))]
-                tokens += [tokenize(_chunk_text(article, sentences, w)) for w in windows]
+                for w in windows:
+                    bm25.add(Counter(tokenize(_chunk_text(article, sentences, w))))
     # New and changed files: parsed in a worker thread while the encoder (which releases the GIL) embeds earlier ones.
     with ThreadPoolExecutor(1) as pool, tqdm(desc="Embedding", unit="text", disable=None if progress else True) as bar:
         for source, parsed in _read_ahead(pool, lambda f: _parse(f, settings), changed):
@@ -311,13 +316,14 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
                 report.skipped.append(parsed)
                 log.warning("skipped %s", parsed)
                 continue
-            for article, sentences, windows, texts, chunk_tokens in parsed:
+            for article, sentences, windows, texts, term_counts in parsed:
                 s0, c0 = writer.add(article, source.rel_id, sentences, windows)
                 vectors.sentence_rows += range(s0, s0 + len(sentences))
                 vectors.sentence_texts += [article.text[s:e] for s, e in sentences]
                 vectors.chunk_rows += range(c0, c0 + len(windows))
                 vectors.chunk_texts += texts
-                tokens += chunk_tokens
+                for counts in term_counts:
+                    bm25.add(counts)
             if vectors.pending() >= ENCODE_BLOCK:
                 vectors.encode(encoder, bar, report)
         vectors.encode(encoder, bar, report)
@@ -325,15 +331,16 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
     report.articles, report.sentences, report.chunks = writer.n_articles, writer.n_sentences, writer.n_chunks
 
     if vectors.encoded:
-        dim = vectors.encoded[0][2].shape[1]
+        dim = vectors.encoded[0][1].shape[1]
     else:
         dim = old.manifest["embedding_dim"] if old is not None else encoder.dim
     report.dim = dim
     chunk_vectors = np.zeros((report.chunks, dim), dtype=np.float32)
     sentence_vectors = np.zeros((report.sentences, dim), dtype=np.float16)
-    for chunk_rows, sentence_rows, block in vectors.encoded:
-        chunk_vectors[chunk_rows] = block[:len(chunk_rows)]
-        sentence_vectors[sentence_rows] = block[len(chunk_rows):]
+    while vectors.encoded:  # each block is freed as soon as it is copied in
+        chunk_rows, chunk_block, sentence_rows, sentence_block = vectors.encoded.pop()
+        chunk_vectors[chunk_rows] = chunk_block
+        sentence_vectors[sentence_rows] = sentence_block
     if vectors.reused_chunks:
         new, prev = map(list, zip(*vectors.reused_chunks))
         chunk_vectors[new] = old.dense.reconstruct_batch(np.asarray(prev, dtype=np.int64))
@@ -344,8 +351,9 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
     dense, report.dense_index = dense_index.build(chunk_vectors, settings.dense)
     dense_index.save(dense, folder / "chunks.faiss")
     np.save(folder / "sentence_vectors.npy", sentence_vectors)
+    del dense, chunk_vectors, sentence_vectors  # before BM25 needs its memory
     r = settings.retrieval
-    BM25Index.build(tokens, k1=r.bm25_k1, b=r.bm25_b, epsilon=r.bm25_epsilon).save(folder)
+    bm25.build(k1=r.bm25_k1, b=r.bm25_b, epsilon=r.bm25_epsilon).save(folder)
 
 
 def _chunk_text(article: Article, sentences: list[tuple[int, int]], window: tuple[int, int]) -> str:
