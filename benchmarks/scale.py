@@ -77,7 +77,7 @@ def disk_mb(folder: Path) -> float:
 
 
 PROBE = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from qa.assistant import Assistant
 from qa.config import Settings
@@ -95,7 +95,9 @@ for q in questions:
     s = time.perf_counter(); bot.retriever.search(q, 5, query_vector=qv); t["retrieve"].append(time.perf_counter() - s)
     t["ask"].append(bot.ask(q).timings_ms["total"] / 1000)
 out = {k: [float(np.percentile(v, 50)) * 1000, float(np.percentile(v, 95)) * 1000] for k, v in t.items()}
-out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not getrusage's ru_maxrss: that one carries over the parent's peak across fork and exec.
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+out["rss_mb"] = int(status["VmHWM"].split()[0]) / 1024
 print(json.dumps(out))
 """
 
