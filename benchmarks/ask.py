@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     from qa.embed import Encoder
 
     settings = Settings.from_env()
-    encoder = Encoder(settings.model, settings.batch_size)
+    encoder = Encoder.from_settings(settings)
     encoder.encode(["warm up the model"])  # loaded once: the in-process builds time building, not loading
 
     results = []

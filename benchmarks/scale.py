@@ -64,12 +64,15 @@ def write_collection(folder: Path, n_chunks: int, pool: list[str], seed: int = 0
     """About n_chunks chunks: an article of 12 sentences makes 4 chunks (5 sentences, 2 shared)."""
     rng = random.Random(seed)
     n_articles = n_chunks // 4
-    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(folder.name + ".partial")  # renamed when complete, so an interrupted run starts over
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     for f in range(0, n_articles, ARTICLES_PER_FILE):
-        with open(folder / f"part{f // ARTICLES_PER_FILE:04d}.jsonl", "w") as out:
+        with open(partial / f"part{f // ARTICLES_PER_FILE:04d}.jsonl", "w") as out:
             for a in range(f, min(n_articles, f + ARTICLES_PER_FILE)):
                 body = " ".join(rng.choice(pool) for _ in range(SENTENCES_PER_ARTICLE))
                 out.write(json.dumps({"id": str(a), "title": f"Article {a}", "text": body}) + "\n")
+    partial.rename(folder)
 
 
 def disk_mb(folder: Path) -> float:

@@ -92,6 +92,7 @@ def index_key(ds: Dataset, settings) -> str:
         "code": index_code_digest(),
         "dataset": ds.identity(),
         "model": settings.model,
+        "backend": settings.backend,
         "chunking": asdict(settings.chunking),
         "bm25": {"k1": r.bm25_k1, "b": r.bm25_b, "epsilon": r.bm25_epsilon},
     }
@@ -412,12 +413,11 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
     if not questions:
         raise ValueError(f"{dataset}: no questions to ask")
     base = settings or Settings.from_env()
-    encoder = Encoder(base.model, base.batch_size)
+    encoder = Encoder.from_settings(base)
     prepared = prepare_index(ds, base, encoder, index_dir=index_dir, progress=progress)
     settings = prepared.settings
-    assistant = Assistant(settings, build_if_missing=False, progress=False)
     query_encoder = _PresetQueryEncoder(encoder)  # one model in memory, shared by every row
-    assistant.encoder = query_encoder
+    assistant = Assistant(settings, build_if_missing=False, progress=False, encoder=query_encoder)
     assistant.retriever.encoder = encoder
     index = assistant.index
     counts = index.manifest["counts"]

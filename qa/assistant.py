@@ -21,7 +21,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, build_if_missing: bool = True, progress: bool = True,
                  encoder: Encoder | None = None):
         self.settings = settings or Settings.from_env()
-        self.encoder = encoder or Encoder(self.settings.model, self.settings.batch_size)
+        self.encoder = encoder or Encoder.from_settings(self.settings)
         self._lock = threading.Lock()
         if build_if_missing and not (self.settings.index_dir / "CURRENT").exists():
             log.info("no index in %s yet: building it from %s", self.settings.index_dir, self.settings.corpus_dir)

@@ -1,6 +1,7 @@
 """All settings in one place, with defaults that work on the bundled collection.
 
-Environment variables override the defaults for the paths and the model: ``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_MODEL``.
+Environment variables override the defaults for the paths and the model: ``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_MODEL``,
+``QA_BACKEND``.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BACKENDS = ("torch", "onnx", "openvino")  # sentence-transformers' backend= choices
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
+    # "openvino" and "onnx" need extras and export the model locally on first use; torch is the measured best overall
+    backend: str = "torch"
     batch_size: int = 64
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     dense: DenseSettings = field(default_factory=DenseSettings)
@@ -74,6 +78,7 @@ class Settings:
             "corpus_dir": os.environ.get("QA_CORPUS"),
             "index_dir": os.environ.get("QA_INDEX_DIR"),
             "model": os.environ.get("QA_MODEL"),
+            "backend": os.environ.get("QA_BACKEND"),
         }
         values = {k: v for k, v in env.items() if v}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -1,13 +1,21 @@
-"""The dense encoder: a sentence-transformers model, loaded lazily (importing torch takes seconds)."""
+"""The dense encoder: a sentence-transformers model, loaded lazily (importing torch takes seconds).
+
+The backend is sentence-transformers' own ``backend=``: "torch" (default), or "openvino" / "onnx" when their extras are
+installed. Those export the model from its local weights on first use (no download) and keep the export in
+``$XDG_CACHE_HOME/news-qa/`` (default ``~/.cache/news-qa/``), so later starts load it in a fraction of a second.
+"""
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_MODEL
+from .config import BACKENDS, DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +35,31 @@ class ModelLoadError(Exception):
     pass
 
 
+# What each non-default backend needs (modules, what to pip install), checked before sentence-transformers tries.
+# There is no onnx extra: optimum-onnx pins transformers 4.x, which the rest of the stack here does not run on.
+BACKEND_NEEDS = {"openvino": (("optimum.intel", "openvino"), "news-qa[openvino]"),
+                 "onnx": (("optimum.onnxruntime", "onnxruntime"), "optimum-onnx[onnxruntime]")}
+
+
+def export_dir(path: str, backend: str) -> Path:
+    """Where the exported copy of a model lives: one folder per (backend, model path)."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "news-qa" / backend
+    digest = hashlib.sha256(str(Path(path).resolve() if Path(path).exists() else path).encode()).hexdigest()[:12]
+    return root / f"{Path(path).name}-{digest}"
+
+
 class Encoder:
-    def __init__(self, model: str, batch_size: int = 64):
+    def __init__(self, model: str, batch_size: int = 64, backend: str = "torch"):
+        if backend not in BACKENDS:
+            raise ModelLoadError(f"unknown backend {backend!r} (QA_BACKEND); use one of {', '.join(BACKENDS)}")
         self.name = model
         self.batch_size = batch_size
+        self.backend = backend
         self._model = None
+
+    @classmethod
+    def from_settings(cls, settings) -> "Encoder":
+        return cls(settings.model, settings.batch_size, settings.backend)
 
     @property
     def model(self):
@@ -45,11 +73,33 @@ class Encoder:
 
             path = resolve_model(self.name)
             try:
-                self._model = SentenceTransformer(path, device="cpu")
+                if self.backend == "torch":
+                    self._model = SentenceTransformer(path, device="cpu")
+                else:
+                    self._model = self._load_exported(SentenceTransformer, path)
             except (OSError, ValueError) as exc:
                 where = "folder" if Path(path).exists() else "name (not found locally, and no download is attempted)"
                 raise ModelLoadError(f"cannot load embedding model {self.name!r} by {where}: {exc}") from None
         return self._model
+
+    def _load_exported(self, load, path: str):
+        modules, extra = BACKEND_NEEDS[self.backend]
+        missing = [m for m in modules if importlib.util.find_spec(m.split(".")[0]) is None
+                   or importlib.util.find_spec(m) is None]
+        if missing:
+            raise ModelLoadError(f"the {self.backend} backend needs {' and '.join(missing)}: "
+                                 f"pip install '{extra}'")
+        exported = export_dir(path, self.backend)
+        if (exported / "modules.json").is_file():
+            return load(str(exported), device="cpu", backend=self.backend)
+        log.info("exporting %s to %s (once)", self.name, self.backend)
+        model = load(path, device="cpu", backend=self.backend)
+        exported.parent.mkdir(parents=True, exist_ok=True)
+        partial = exported.with_name(f".{exported.name}.{os.getpid()}")
+        model.save_pretrained(str(partial))
+        shutil.rmtree(exported, ignore_errors=True)
+        os.replace(partial, exported)
+        return model
 
     @property
     def dim(self) -> int:

@@ -191,6 +191,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
             manifest = {
                 **_compat(settings),
                 "embedding_dim": report.dim,
+                "embedding_backend": settings.backend,  # informational: backends give vectors within bf16 rounding
                 "dense_index": report.dense_index,
                 "corpus": str(corpus_dir),
                 "files": fingerprints,
@@ -294,7 +295,7 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
     vectors = _Vectors()
     bm25 = BM25Builder()
     old_files = old.manifest["files"] if old is not None else {}
-    encoder = encoder or Encoder(settings.model, settings.batch_size)
+    encoder = encoder or Encoder.from_settings(settings)
     changed = [f for f in files if old_files.get(f.rel_id) != f.fingerprint]
     changed_ids = {f.rel_id for f in changed}
     for source in files:

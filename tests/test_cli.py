@@ -92,3 +92,13 @@ def test_index_reports_skipped_files(tmp_path, corpus_copy):
 def test_python_m_qa_and_the_qa_script_agree():
     run = qa("--help")
     assert run.returncode == 0 and "index" in run.stdout and "ask" in run.stdout
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"QA_MODEL": "/no/such/model"}, "cannot load embedding model '/no/such/model'"),
+    ({"QA_BACKEND": "tensorflow"}, "unknown backend 'tensorflow' (QA_BACKEND)"),
+])
+def test_model_problems_are_one_line_errors(tmp_path, corpus_copy, env, message):
+    run = qa("index", "--corpus", str(corpus_copy), "--index-dir", str(tmp_path / "idx"), env=env)
+    assert run.returncode == 1 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert not (tmp_path / "idx" / "CURRENT").exists()
