@@ -1,7 +1,8 @@
 """All settings in one place, with defaults that work on the bundled collection.
 
-Environment variables override the defaults for the paths and the model: ``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_MODEL``,
-``QA_BACKEND``.
+Environment variables override the defaults for the paths and the model (``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_MODEL``,
+``QA_BACKEND``) and for the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``, ``QA_HNSW_EF_CONSTRUCTION``: used by the
+next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened).
 """
 from __future__ import annotations
 
@@ -85,4 +86,18 @@ class Settings:
         for key in ("corpus_dir", "index_dir"):
             if key in values:
                 values[key] = Path(values[key])
+        dense = {field: _positive_int(var) for field, var in DENSE_ENV.items() if os.environ.get(var)}
+        if dense:
+            values["dense"] = replace(values.get("dense", DenseSettings()), **dense)
         return replace(cls(), **values)
+
+
+DENSE_ENV = {"exact_below": "QA_DENSE_EXACT_BELOW", "hnsw_m": "QA_HNSW_M", "ef_construction": "QA_HNSW_EF_CONSTRUCTION",
+             "ef_search": "QA_HNSW_EF_SEARCH"}
+
+
+def _positive_int(var: str) -> int:
+    text = os.environ[var]
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"{var}: expected a positive whole number, got {text!r}")
+    return int(text)

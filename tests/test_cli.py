@@ -102,3 +102,18 @@ def test_model_problems_are_one_line_errors(tmp_path, corpus_copy, env, message)
     run = qa("index", "--corpus", str(corpus_copy), "--index-dir", str(tmp_path / "idx"), env=env)
     assert run.returncode == 1 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+def test_dense_index_parameters_come_from_the_environment(tmp_path, corpus_copy):
+    hnsw = {"QA_CORPUS": str(corpus_copy), "QA_DENSE_EXACT_BELOW": "1", "QA_HNSW_M": "8",
+            "QA_HNSW_EF_CONSTRUCTION": "40", "QA_HNSW_EF_SEARCH": "16"}
+    index_dir = tmp_path / "idx"
+    run = qa("ask", "--json", "Where did Xi and Trump meet?", "--index-dir", str(index_dir), env=hnsw)
+    assert run.returncode == 0, run.stderr
+    assert "Busan" in json.loads(run.stdout)["answer"]
+    build = (index_dir / "builds" / (index_dir / "CURRENT").read_text()).resolve()
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert manifest["dense_index"] == {"type": "hnsw", "m": 8, "ef_construction": 40}
+    bad = qa("ask", "Where?", "--index-dir", str(index_dir), env={"QA_HNSW_EF_SEARCH": "many"})
+    assert bad.returncode == 1 and "QA_HNSW_EF_SEARCH: expected a positive whole number, got 'many'" in bad.stderr
+    assert "Traceback" not in bad.stderr
