@@ -3,8 +3,9 @@
 The texts are what a build embeds for SciFact (../shared/datasets): each abstract's chunks (title, then up to 5
 sentences) and its sentences one by one, taken from the first --docs abstracts. Each backend goes through qa's own
 Encoder (length-sorted batches of 64; openvino and onnx are exported from the local weights once and cached).
-Printed per backend: the first load (export included when there was none), texts/s, speed-up over torch, and how far
-its vectors are from torch's (largest absolute difference, smallest cosine).
+Printed per backend: the first load (export included when there was none), texts/s, speed-up over torch, how far
+its vectors are from torch's (largest absolute difference, smallest cosine), and the p50 of encoding one question
+(50 SciFact claims), which is most of a warm ask.
 
     python benchmarks/encode.py [--backends torch,openvino] [--docs 300] [--threads N]
 
@@ -29,10 +30,10 @@ from qa.embed import Encoder  # noqa: E402
 from qa.text import split_sentences  # noqa: E402
 
 
-def build_texts(n_docs: int) -> list[str]:
+def build_texts(documents, n_docs: int) -> list[str]:
     settings = Settings()
     texts = []
-    for doc in load_beir().documents[:n_docs]:
+    for doc in documents[:n_docs]:
         sentences = split_sentences(doc.text)
         for first, last in chunk_windows(sentence_word_counts(doc.text, sentences), settings.chunking):
             texts.append(f"{doc.title}. " + " ".join(doc.text[s:e] for s, e in sentences[first:last]))
@@ -50,9 +51,11 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    texts = build_texts(args.docs)
+    scifact = load_beir()
+    texts = build_texts(scifact.documents, args.docs)
+    questions = [q.question for q in scifact.questions[:50]]
     print(f"{len(texts)} texts from {args.docs} SciFact abstracts")
-    print("backend | first load s | texts/s | speed-up | max abs diff | min cosine")
+    print("backend | first load s | texts/s | speed-up | max abs diff | min cosine | query ms p50")
     reference = base_rate = None
     for backend in args.backends.split(","):
         encoder = Encoder(Settings().model, backend=backend)
@@ -66,7 +69,13 @@ def main(argv=None) -> int:
             reference, base_rate = vectors, rate
         diff = float(np.abs(vectors - reference).max())
         cosine = float((vectors * reference).sum(axis=1).min())
-        print(f"{backend} | {load_s:.1f} | {rate:.0f} | {rate / base_rate:.2f}x | {diff:.4f} | {cosine:.4f}", flush=True)
+        query_ms = []
+        for q in questions:
+            started = time.perf_counter()
+            encoder.encode_query(q)
+            query_ms.append((time.perf_counter() - started) * 1000)
+        print(f"{backend} | {load_s:.1f} | {rate:.0f} | {rate / base_rate:.2f}x | {diff:.4f} | {cosine:.4f} | "
+              f"{np.percentile(query_ms, 50):.1f}", flush=True)
     return 0
 
 
