@@ -7,7 +7,7 @@ million chunks on 2 cores would take hours and says nothing about the index); so
 construction, and dense latency is that of search over vectors without neighbourhood structure (a pessimistic case
 for HNSW). Questions are real SQuAD questions, encoded by the real model when asked.
 
-    python benchmarks/scale.py [--sizes 10000,100000,1000000] [--json] [--workdir .cache/scale]
+    python benchmarks/scale.py [--sizes 10000,100000,1000000] [--json] [--workdir .cache/scale] [--reuse]
 
 Per size: build_s (excluding encoding), disk_mb, rss_mb (peak RSS of a fresh process that opens the index and answers
 50 questions), p50 and p95 of BM25, dense, fused retrieval and the whole ask, and rank-bm25's get_scores on the same
@@ -94,7 +94,7 @@ bot.ask("warm up")
 t = {"bm25": [], "dense": [], "retrieve": [], "ask": []}
 for q in questions:
     qv = bot.encoder.encode_query(q)
-    s = time.perf_counter(); bot.index.bm25.scores(tokenize(q)); t["bm25"].append(time.perf_counter() - s)
+    s = time.perf_counter(); bot.index.bm25.matches(tokenize(q)); t["bm25"].append(time.perf_counter() - s)
     s = time.perf_counter(); dense.search(bot.index.dense, qv, 50, None, settings.dense); t["dense"].append(time.perf_counter() - s)
     s = time.perf_counter(); bot.retriever.search(q, 5, query_vector=qv); t["retrieve"].append(time.perf_counter() - s)
     t["ask"].append(bot.ask(q).timings_ms["total"] / 1000)
@@ -123,26 +123,33 @@ def rank_bm25_p50(index_dir: Path, settings: Settings, questions: list[str]) -> 
     return float(np.percentile(times, 50)) * 1000
 
 
-def bench(size: int, pool: list[str], questions: list[str], workdir: Path) -> dict:
+def build(corpus: Path, index_dir: Path, settings: Settings) -> dict:
+    """A fresh build; what it measured is also kept beside the index, for --reuse."""
+    shutil.rmtree(index_dir, ignore_errors=True)
+    started = time.perf_counter()
+    report = build_index(settings, encoder=RandomEncoder(), progress=False)
+    built = {"size": report.chunks, "build_s": round(time.perf_counter() - started - report.encode_seconds, 1),
+             "dense_index": report.dense_index["type"]}
+    index_dir.with_name(index_dir.name + ".build.json").write_text(json.dumps(built))
+    return built
+
+
+def bench(size: int, pool: list[str], questions: list[str], workdir: Path, reuse: bool) -> dict:
     corpus, index_dir = workdir / f"corpus-{size}", workdir / f"index-{size}"
     if not corpus.exists():
         write_collection(corpus, size, pool)
-    shutil.rmtree(index_dir, ignore_errors=True)
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index_dir)
-    started = time.perf_counter()
-    report = build_index(settings, encoder=RandomEncoder(), progress=False)
-    build_s = time.perf_counter() - started - report.encode_seconds
+    kept = index_dir.with_name(index_dir.name + ".build.json")
+    built = json.loads(kept.read_text()) if reuse and kept.is_file() else build(corpus, index_dir, settings)
     probe = subprocess.run([sys.executable, "-c", PROBE, str(corpus), str(index_dir), json.dumps(questions)],
                            capture_output=True, text=True, cwd=ROOT, check=True)
     measured = json.loads(probe.stdout.strip().splitlines()[-1])
     row = {
-        "size": report.chunks, "build_s": round(build_s, 1), "disk_mb": round(disk_mb(index_dir), 1),
-        "rss_mb": round(measured["rss_mb"]),
+        **built, "disk_mb": round(disk_mb(index_dir), 1), "rss_mb": round(measured["rss_mb"]),
         **{f"{name}_ms_p{p}": round(measured[stage][i], 2) for name, stage in STAGES.items()
            for i, p in enumerate((50, 95))},
-        "dense_index": report.dense_index["type"],
     }
-    if report.chunks <= RANK_BM25_MAX:
+    if built["size"] <= RANK_BM25_MAX:
         row["rank_bm25_ms_p50"] = round(rank_bm25_p50(index_dir, settings, questions), 1)
     return row
 
@@ -152,6 +159,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--json", action="store_true", help="one JSON object per size per line")
     parser.add_argument("--workdir", default=str(ROOT / ".cache" / "scale"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the indexes an earlier run left in --workdir (their build_s is that run's)")
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     pool = sentence_pool()
@@ -161,7 +170,7 @@ def main(argv=None) -> int:
     if not args.json:
         print(" | ".join(header))
     for size in (int(s) for s in args.sizes.split(",")):
-        row = bench(size, pool, questions, workdir)
+        row = bench(size, pool, questions, workdir, args.reuse)
         if args.json:
             print(json.dumps(row), flush=True)
         else:

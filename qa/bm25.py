@@ -32,16 +32,24 @@ class BM25Index:
             builder.add(Counter(doc))
         return builder.build(k1, b, epsilon)
 
+    def matches(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The chunks with a positive BM25 score (ascending rows) and their scores; a repeated query term counts each
+        time, as in rank-bm25. Only the posting rows of the query's terms are read."""
+        counts = Counter(self.vocab[t] for t in query_tokens if t in self.vocab)
+        total = np.zeros(self.size)
+        w = self.weights
+        for term, count in counts.items():
+            lo, hi = w.indptr[term], w.indptr[term + 1]
+            total[w.indices[lo:hi]] += count * w.data[lo:hi]  # a chunk appears once per row: no collisions
+        rows = np.flatnonzero(total > 0)
+        return rows, total[rows]
+
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk; a repeated query term counts each time, as in rank-bm25."""
-        rows = [self.vocab[t] for t in query_tokens if t in self.vocab]
-        if not rows:
-            return np.zeros(self.size)
-        counts = np.bincount(rows, minlength=0)
-        terms = np.nonzero(counts)[0]
-        query = sp.csr_matrix((counts[terms].astype(np.float64), (np.zeros(len(terms), dtype=np.int64), terms)),
-                              shape=(1, self.weights.shape[0]))
-        return np.asarray((query @ self.weights).todense()).ravel()
+        """BM25 score of every chunk (rank-bm25's ``get_scores``)."""
+        out = np.zeros(self.size)
+        rows, scores = self.matches(query_tokens)
+        out[rows] = scores
+        return out
 
     def save(self, folder: Path) -> None:
         for name in ("indptr", "indices", "data"):

@@ -29,15 +29,23 @@ class DateRange:
         return (self.start is None or date >= self.start) and (self.end is None or date <= self.end)
 
 
-def _top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
-    """Indices of the n highest scores (among allowed rows), best first."""
-    if allowed is not None:
-        scores = np.where(allowed, scores, -np.inf)
-    n = min(n, int(np.isfinite(scores).sum()))
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n highest scores, best first."""
+    n = min(n, len(scores))
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
     part = np.argpartition(-scores, n - 1)[:n]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _lookup(matched_rows: np.ndarray, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The scores of ``rows`` given those of the (ascending) matched rows; 0 for a row that holds no query term."""
+    out = np.zeros(len(rows))
+    at = np.searchsorted(matched_rows, rows)
+    found = at < len(matched_rows)
+    found[found] = matched_rows[at[found]] == rows[found]
+    out[found] = scores[at[found]]
+    return out
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:
@@ -63,13 +71,13 @@ class Retriever:
         allowed = self._allowed(dates)
 
         bm25_rank, dense_rank = {}, {}
-        bm25_all = None
+        matched = None  # BM25's (rows, scores) of the chunks holding a query term: all a query needs of BM25
         if mode in ("hybrid", "bm25"):
-            bm25_all = self.index.bm25.scores(tokenize(query))
-            if allowed is None:
-                bm25_top = _top(bm25_all, n, bm25_all > 0)
-            else:
-                bm25_top = _top(bm25_all, n, allowed & (bm25_all > 0))
+            matched = self.index.bm25.matches(tokenize(query))
+            if allowed is not None:
+                keep = allowed[matched[0]]
+                matched = matched[0][keep], matched[1][keep]
+            bm25_top = matched[0][_top(matched[1], n)]
             bm25_rank = {int(r): i + 1 for i, r in enumerate(bm25_top)}
         if mode in ("hybrid", "dense"):
             if query_vector is None:
@@ -80,7 +88,7 @@ class Retriever:
         rows = np.array(sorted(set(bm25_rank) | set(dense_rank)), dtype=np.int64)
         if not len(rows):
             return []
-        bm25 = bm25_all[rows] if bm25_all is not None else None
+        bm25 = None if matched is None else _lookup(*matched, rows)
         dense = None
         if mode != "bm25":
             dense = self.index.chunk_vectors(rows) @ query_vector.astype(np.float32)

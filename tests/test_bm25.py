@@ -34,6 +34,8 @@ def test_scores_equal_rank_bm25(assistant):
         a, b = ours.scores(q), reference.get_scores(q)
         assert np.max(np.abs(a - b)) <= 1e-6
         assert list(np.argsort(-a, kind="stable")[:10]) == list(np.argsort(-b, kind="stable")[:10])
+        rows, matched = ours.matches(q)  # what a query reads: exactly the chunks rank-bm25 scores above 0
+        assert list(rows) == list(np.nonzero(b > 0)[0]) and np.allclose(matched, b[rows], atol=1e-6)
 
 
 def test_scores_equal_rank_bm25_on_scifact():
@@ -48,3 +50,5 @@ def test_scores_equal_rank_bm25_on_scifact():
         a, b = ours.scores(q), reference.get_scores(q)
         assert np.max(np.abs(a - b)) <= 1e-6
         assert list(np.argsort(-a, kind="stable")[:10]) == list(np.argsort(-b, kind="stable")[:10])
+        rows, matched = ours.matches(q)  # what a query reads: exactly the chunks rank-bm25 scores above 0
+        assert list(rows) == list(np.nonzero(b > 0)[0]) and np.allclose(matched, b[rows], atol=1e-6)
