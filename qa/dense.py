@@ -12,8 +12,12 @@ import numpy as np
 from .config import DenseSettings
 
 
-def build(vectors: np.ndarray, settings: DenseSettings):
-    """A faiss index over unit vectors (inner product = cosine), and its manifest entry."""
+ADD_BLOCK = 65_536  # vectors added per call, so that a long HNSW construction can report progress
+
+
+def build(vectors: np.ndarray, settings: DenseSettings, progress=None):
+    """A faiss index over unit vectors (inner product = cosine), and its manifest entry. ``progress`` is called with
+    the number of vectors added."""
     import faiss
 
     n, dim = vectors.shape
@@ -23,7 +27,10 @@ def build(vectors: np.ndarray, settings: DenseSettings):
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.ef_construction
         params = {"type": "hnsw", "m": settings.hnsw_m, "ef_construction": settings.ef_construction}
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    for lo in range(0, n, ADD_BLOCK):
+        index.add(np.ascontiguousarray(vectors[lo:lo + ADD_BLOCK], dtype=np.float32))
+        if progress:
+            progress(min(ADD_BLOCK, n - lo))
     return index, params
 
 

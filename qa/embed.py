@@ -11,6 +11,8 @@ import importlib.util
 import logging
 import os
 import shutil
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -90,13 +92,14 @@ class Encoder:
             raise ModelLoadError(f"the {self.backend} backend needs {' and '.join(missing)}: "
                                  f"pip install '{extra}'")
         exported = export_dir(path, self.backend)
-        if (exported / "modules.json").is_file():
-            return load(str(exported), device="cpu", backend=self.backend)
-        log.info("exporting %s to %s (once)", self.name, self.backend)
-        model = load(path, device="cpu", backend=self.backend)
-        exported.parent.mkdir(parents=True, exist_ok=True)
-        partial = exported.with_name(f".{exported.name}.{os.getpid()}")
-        model.save_pretrained(str(partial))
+        with _quiet():
+            if (exported / "modules.json").is_file():
+                return load(str(exported), device="cpu", backend=self.backend)
+            log.warning("exporting %s to %s (once) in %s", self.name, self.backend, exported)
+            exported.parent.mkdir(parents=True, exist_ok=True)
+            partial = exported.with_name(f".{exported.name}.{os.getpid()}")
+            model = load(path, device="cpu", backend=self.backend)
+            model.save_pretrained(str(partial))
         shutil.rmtree(exported, ignore_errors=True)
         os.replace(partial, exported)
         return model
@@ -125,3 +128,24 @@ class Encoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+
+@contextmanager
+def _quiet():
+    """Silences the exporters' chatter (load reports, deprecations, a failed check whether a folder holds an export,
+    advice to save the export, which we do); errors still show. optimum sets up its logger on first use, resetting
+    its level, so that is made to happen first."""
+    from optimum.utils import logging as optimum_logging
+
+    optimum_logging.get_logger()
+    chatty = [logging.getLogger(name) for name in ("transformers", "optimum", "sentence_transformers", "nncf")]
+    levels = [logger.level for logger in chatty]
+    for logger in chatty:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(chatty, levels):
+            logger.setLevel(level)

@@ -349,7 +349,8 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
         new, prev = map(list, zip(*vectors.reused_sentences))
         sentence_vectors[new] = old.sentence_vectors[prev]
 
-    dense, report.dense_index = dense_index.build(chunk_vectors, settings.dense)
+    with tqdm(desc="Dense index", unit="chunk", total=len(chunk_vectors), disable=None if progress else True) as bar:
+        dense, report.dense_index = dense_index.build(chunk_vectors, settings.dense, progress=bar.update)
     dense_index.save(dense, folder / "chunks.faiss")
     np.save(folder / "sentence_vectors.npy", sentence_vectors)
     del dense, chunk_vectors, sentence_vectors  # before BM25 needs its memory
