@@ -71,6 +71,7 @@ def question_kind(question: str) -> QuestionKind:
     return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts)
 
 
+_COUNTED_NOUN = re.compile(r"\s+(?!per\s?cent\b|percent\b)[a-z]+s$")
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 
@@ -244,6 +245,8 @@ class AnswerSelector:
         if not ranked:
             return None
         s, e = ranked[0][0]
+        if question.lower().lstrip().startswith("how many"):  # the count answers; the noun is the question's own
+            e = s + len(_COUNTED_NOUN.sub("", text[s:e]))
         return sentence.start + s, sentence.start + e
 
     def _answer(self, question, sentences, chosen, scores, span, abstained, confidence, hits) -> Answer:
