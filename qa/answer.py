@@ -90,6 +90,8 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
         if not words or set(words) <= q_words:
             continue
         strength = 1.0
+        if kind == "place" and re.fullmatch(rf"(?:the )?(?:{_MONTH}|{_WEEKDAY})", m.group(0)):
+            continue  # "in January", "on Monday" say when, not where
         if kind == "number":
             following = sentence[m.end():m.end() + 30].lower()
             if _YEAR.match(m.group(0)) or re.search(_MONTH, sentence[max(0, m.start() - 12):m.start()]):

@@ -1,7 +1,7 @@
 """The extractive selector on the bundled collection: quotes, citations, spans and abstention."""
 import pytest
 
-from qa.answer import NO_ANSWER, question_kind
+from qa.answer import NO_ANSWER, question_kind, typed_candidates
 
 
 def test_question_kinds():
@@ -11,6 +11,12 @@ def test_question_kinds():
     assert question_kind("Where did the two presidents first meet in person?").answer_type == "place"
     assert question_kind("What was agreed in San Francisco?").is_list
     assert not question_kind("Who is Qin Gang?").is_list
+
+
+def test_where_candidates_are_places_not_months():
+    sentence = "The summit took place in January in Geneva, on Monday."
+    found = [sentence[s:e] for (s, e), _ in typed_candidates("place", "Where was the summit held?", sentence)]
+    assert found == ["Geneva"]
 
 
 @pytest.mark.parametrize("question, article, span", [
