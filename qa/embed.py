@@ -99,7 +99,11 @@ class Encoder:
             exported.parent.mkdir(parents=True, exist_ok=True)
             partial = exported.with_name(f".{exported.name}.{os.getpid()}")
             model = load(path, device="cpu", backend=self.backend)
-            model.save_pretrained(str(partial))
+            try:
+                model.save_pretrained(str(partial))
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)  # no half-written export left behind
+                raise
         shutil.rmtree(exported, ignore_errors=True)
         os.replace(partial, exported)
         return model
