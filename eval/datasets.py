@@ -17,12 +17,14 @@ import gzip
 import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS_DIR = ROOT / "eval" / "sets"
-SHARED = ROOT.parent / "shared" / "datasets"
+# The public benchmark data, read in place: ../shared/datasets beside the repository, or wherever QA_DATASETS points.
+SHARED = Path(os.environ.get("QA_DATASETS") or ROOT.parent / "shared" / "datasets")
 DEFAULT_DATA = {
     "collection": SETS_DIR / "collection.jsonl",
     "squad": SHARED / "squad-v1.1" / "dev-v1.1.json.gz",
@@ -87,7 +89,8 @@ def _first_existing(*paths: Path) -> Path:
     for path in paths:
         if path.is_file():
             return path
-    raise FileNotFoundError(f"none of {', '.join(str(p) for p in paths)} exists")
+    raise FileNotFoundError(f"none of {', '.join(str(p) for p in paths)} exists (the public datasets are read from "
+                            f"{SHARED}; set QA_DATASETS to the folder holding squad-v1.1/ and beir-scifact/)")
 
 
 def load_collection(path: Path | None = None) -> Dataset:
