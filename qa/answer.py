@@ -33,11 +33,12 @@ _PATTERNS = {
         rf"(?:last|this|next)\s+(?:month|year|week)|(?:19|20)\d{{2}})\b"),
     "number": re.compile(
         rf"\b(?:(?:more than|less than|approximately|about|nearly|over|almost|some|around)\s+)?"
-        rf"{_NUM}(?:(?:\s+and\s+a|\s+and|-|\s+)\s*{_NUM})*(?:\s+(?:per\s?cent|percent|%|[a-z]+s))?\b",
+        rf"{_NUM}(?:(?:\s+and\s+a|\s+and|-|\s+)\s*{_NUM})*(?:\s+(?:per\s?cent|percent|%)|(?P<noun>\s+[a-z]+s))?\b",
         re.IGNORECASE),
     "name": re.compile(r"\b(?:(?:Mr|Mrs|Ms|Dr|President|Secretary)\.?\s+)?[A-Z][a-z\u2019'-]+(?:\s+[A-Z][a-z\u2019'-]+)*"),
-    "place": re.compile(r"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
-                       r"(?:the )?[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
+    # a capitalised name after "in", "at", ...; not a month or weekday ("in January" says when, not where)
+    "place": re.compile(rf"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
+                        rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
 }
 _LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]?|areas|issues|steps|topics|points|"
                         r"measures|what were|which .*s\b)", re.IGNORECASE)
@@ -71,7 +72,6 @@ def question_kind(question: str) -> QuestionKind:
     return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts)
 
 
-_COUNTED_NOUN = re.compile(r"\s+(?!per\s?cent\b|percent\b)[a-z]+s$")
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 
@@ -89,18 +89,18 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
         words = re.findall(r"\w+", m.group(0).lower())
         if not words or set(words) <= q_words:
             continue
-        strength = 1.0
-        if kind == "place" and re.fullmatch(rf"(?:the )?(?:{_MONTH}|{_WEEKDAY})", m.group(0)):
-            continue  # "in January", "on Monday" say when, not where
+        strength, span = 1.0, m.span()
         if kind == "number":
             following = sentence[m.end():m.end() + 30].lower()
             if _YEAR.match(m.group(0)) or re.search(_MONTH, sentence[max(0, m.start() - 12):m.start()]):
                 continue  # a year or a day of the month is not a count
             if counted:
                 strength = 1.0 if counted in m.group(0).lower() or counted in following.split()[:3] else 0.5
+                if m.group("noun"):  # the count answers "how many"; the counted noun is the question's own
+                    span = (m.start(), m.start("noun"))
             elif q.startswith("how long"):
                 strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
-        out.append((m.span(), strength))
+        out.append((span, strength))
     return out
 
 
@@ -247,8 +247,6 @@ class AnswerSelector:
         if not ranked:
             return None
         s, e = ranked[0][0]
-        if question.lower().lstrip().startswith("how many"):  # the count answers; the noun is the question's own
-            e = s + len(_COUNTED_NOUN.sub("", text[s:e]))
         return sentence.start + s, sentence.start + e
 
     def _answer(self, question, sentences, chosen, scores, span, abstained, confidence, hits) -> Answer:

@@ -19,6 +19,13 @@ def test_where_candidates_are_places_not_months():
     assert found == ["Geneva"]
 
 
+def test_how_many_candidates_are_the_counts_without_the_counted_noun():
+    sentence = "Approximately 30 representatives came for seven and a half hours; 25 percent were officials."
+    found = [(sentence[s:e], strength) for (s, e), strength
+             in typed_candidates("number", "How many representatives came?", sentence)]
+    assert found == [("Approximately 30", 1.0), ("seven and a half", 0.5), ("25 percent", 0.5)]
+
+
 @pytest.mark.parametrize("question, article, span", [
     ("How long did Blinken meet Qin Gang on Sunday?", "004", "seven and a half hours"),
     ("Where did Xi and Trump meet last month?", "002", "Busan"),
