@@ -24,20 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.datasets import load_beir  # noqa: E402
-from qa.chunk import chunk_windows, sentence_word_counts  # noqa: E402
+from qa.chunk import article_chunks  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import Encoder  # noqa: E402
-from qa.text import split_sentences  # noqa: E402
+from qa.types import Article  # noqa: E402
 
 
 def build_texts(documents, n_docs: int) -> list[str]:
     settings = Settings()
     texts = []
     for doc in documents[:n_docs]:
-        sentences = split_sentences(doc.text)
-        for first, last in chunk_windows(sentence_word_counts(doc.text, sentences), settings.chunking):
-            texts.append(f"{doc.title}. " + " ".join(doc.text[s:e] for s, e in sentences[first:last]))
-        texts += [doc.text[s:e] for s, e in sentences]
+        article = Article(doc.id, doc.title, None, "scifact", "", doc.text, spans=[(0, len(doc.text))])
+        sentences, _, chunk_texts = article_chunks(article, settings.chunking)
+        texts += chunk_texts + [doc.text[s:e] for s, e in sentences]
     return texts
 
 

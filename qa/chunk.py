@@ -30,3 +30,17 @@ def chunk_windows(sentence_words: list[int], settings: ChunkSettings) -> list[tu
 
 def sentence_word_counts(text: str, sentences: list[tuple[int, int]]) -> list[int]:
     return [word_count(text[s:e]) for s, e in sentences]
+
+
+def chunk_text(article: Article, sentences: list[tuple[int, int]], window: tuple[int, int]) -> str:
+    """What both retrievers index for a chunk: the article's title, then its sentences."""
+    body = " ".join(" ".join(article.text[s:e].split()) for s, e in sentences[window[0]:window[1]])
+    title = article.title.rstrip()
+    return f"{title} {body}" if title.endswith((".", "!", "?", "\u2026")) else f"{title}. {body}"
+
+
+def article_chunks(article: Article, settings: ChunkSettings):
+    """An article's sentence ranges, its chunk windows over them, and the chunks' texts."""
+    sentences = article_sentences(article)
+    windows = chunk_windows(sentence_word_counts(article.text, sentences), settings)
+    return sentences, windows, [chunk_text(article, sentences, w) for w in windows]

@@ -23,13 +23,12 @@ import numpy as np
 
 from . import dense as dense_index
 from .bm25 import BM25Builder, BM25Index
-from .chunk import article_sentences, chunk_windows, sentence_word_counts
+from .chunk import article_chunks, chunk_text
 from .config import Settings
 from .embed import Encoder
 from .ingest import IngestError, Skipped, display_path, list_corpus, read_articles
 from .store import Store, StoreWriter
 from .text import tokenize
-from .types import Article
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +267,7 @@ def _parse(source, settings: Settings):
         return Skipped(display_path(source.path), f"cannot read: {exc.strerror or exc}")
     parsed = []
     for article in articles:
-        sentences = article_sentences(article)
-        windows = chunk_windows(sentence_word_counts(article.text, sentences), settings.chunking)
-        texts = [_chunk_text(article, sentences, w) for w in windows]
+        sentences, windows, texts = article_chunks(article, settings.chunking)
         parsed.append((article, sentences, windows, texts, [Counter(tokenize(t)) for t in texts]))
     return parsed
 
@@ -309,7 +306,7 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
                 vectors.reused_sentences += [(s0 + i, old_s0 + i) for i in range(len(sentences))]
                 vectors.reused_chunks += [(c0 + i, old_c0 + i) for i in range(len(windows))]
                 for w in windows:
-                    bm25.add(Counter(tokenize(_chunk_text(article, sentences, w))))
+                    bm25.add(Counter(tokenize(chunk_text(article, sentences, w))))
     # New and changed files: parsed in a worker thread while the encoder (which releases the GIL) embeds earlier ones.
     with ThreadPoolExecutor(1) as pool, tqdm(desc="Embedding", unit="text", disable=None if progress else True) as bar:
         for source, parsed in _read_ahead(pool, lambda f: _parse(f, settings), changed):
@@ -356,10 +353,3 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
     del dense, chunk_vectors, sentence_vectors  # before BM25 needs its memory
     r = settings.retrieval
     bm25.build(k1=r.bm25_k1, b=r.bm25_b, epsilon=r.bm25_epsilon).save(folder)
-
-
-def _chunk_text(article: Article, sentences: list[tuple[int, int]], window: tuple[int, int]) -> str:
-    """What both retrievers index for a chunk: the article's title, then its sentences."""
-    body = " ".join(" ".join(article.text[s:e].split()) for s, e in sentences[window[0]:window[1]])
-    title = article.title.rstrip()
-    return f"{title} {body}" if title.endswith((".", "!", "?", "\u2026")) else f"{title}. {body}"
