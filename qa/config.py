@@ -65,7 +65,8 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
-    # "openvino" and "onnx" need extras and export the model locally on first use; torch is the measured best overall
+    # torch needs nothing extra; "openvino" encodes about 2x faster but needs its extra (README: Using it); both
+    # "openvino" and "onnx" export the model locally on first use
     backend: str = "torch"
     batch_size: int = 64
     chunking: ChunkSettings = field(default_factory=ChunkSettings)

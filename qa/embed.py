@@ -38,7 +38,7 @@ class ModelLoadError(Exception):
 
 
 # What each non-default backend needs (modules, what to pip install), checked before sentence-transformers tries.
-# There is no onnx extra: optimum-onnx pins transformers 4.x, which the rest of the stack here does not run on.
+# There is no onnx extra: optimum-onnx pins transformers 4.x, which broke sentence-transformers 6 when tried here.
 BACKEND_NEEDS = {"openvino": (("optimum.intel", "openvino"), "news-qa[openvino]"),
                  "onnx": (("optimum.onnxruntime", "onnxruntime"), "optimum-onnx[onnxruntime]")}
 
