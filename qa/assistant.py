@@ -25,7 +25,8 @@ class Assistant:
         self._lock = threading.Lock()
         if build_if_missing and not (self.settings.index_dir / "CURRENT").exists():
             log.info("no index in %s yet: building it from %s", self.settings.index_dir, self.settings.corpus_dir)
-            build_index(self.settings, encoder=self.encoder, progress=progress)
+            for skipped in build_index(self.settings, encoder=self.encoder, progress=progress).skipped:
+                log.warning("skipped %s", skipped)
         self._open()
         self.encoder.encode_query("warm up")  # load the model now, not on the first question
 

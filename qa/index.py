@@ -312,7 +312,7 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
         for source, parsed in _read_ahead(pool, lambda f: _parse(f, settings), changed):
             if isinstance(parsed, Skipped):
                 report.skipped.append(parsed)
-                log.warning("skipped %s", parsed)
+                log.debug("skipped %s", parsed)  # reported by the caller from report.skipped, once
                 continue
             for article, sentences, windows, texts, term_counts in parsed:
                 s0, c0 = writer.add(article, source.rel_id, sentences, windows)

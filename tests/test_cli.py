@@ -86,7 +86,11 @@ def test_index_reports_skipped_files(tmp_path, corpus_copy):
     assert "Indexed 5 articles" in run.stdout
     assert f"skipped {corpus_copy / 'empty.txt'}: empty file" in run.stdout
     assert "broken.pdf: corrupt PDF" in run.stdout
+    assert (run.stdout + run.stderr).count("empty.txt: empty file") == 1  # said once, not also logged
     assert "Traceback" not in run.stderr
+    asked = qa("ask", "Where did Xi and Trump meet?", "--index-dir", str(tmp_path / "idx2"),
+               env={"QA_CORPUS": str(corpus_copy)})
+    assert asked.returncode == 0 and asked.stderr.count("empty.txt: empty file") == 1  # a first ask builds, and says
 
 
 def test_python_m_qa_and_the_qa_script_agree():
