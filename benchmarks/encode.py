@@ -3,9 +3,10 @@
 The texts are what a build embeds for SciFact (../shared/datasets): each abstract's chunks (title, then up to 5
 sentences) and its sentences one by one, taken from the first --docs abstracts. Each backend goes through qa's own
 Encoder (length-sorted batches of 64; openvino and onnx are exported from the local weights once and cached).
-Printed per backend: the first load (export included when there was none), texts/s, speed-up over torch, how far
-its vectors are from torch's (largest absolute difference, smallest cosine), and the p50 of encoding one question
-(50 SciFact claims), which is most of a warm ask.
+Printed per backend: the first load (export included when there was none; the first backend listed also pays for
+importing torch and transformers), texts/s, speed-up over torch, how far its vectors are from torch's (largest
+absolute difference, smallest cosine), and the p50 of encoding one question (50 SciFact claims), which is most of a
+warm ask.
 
     python benchmarks/encode.py [--backends torch,openvino] [--docs 300] [--threads N]
 
