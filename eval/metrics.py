@@ -154,6 +154,26 @@ def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> 
     }
 
 
+def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """Area under the ROC curve: the chance that a random positive scores above a random negative (ties count half);
+    NaN when either side is empty."""
+    pos, neg = np.asarray(positive, dtype=float), np.asarray(negative, dtype=float)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    ranks = _average_ranks(np.concatenate([pos, neg]))
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties given their mean rank (the Mann-Whitney convention)."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return (sums / counts)[inverse]
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     """The p-th percentile (0-100) with linear interpolation, as numpy computes it; NaN for no values."""
     if len(values) == 0:

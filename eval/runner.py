@@ -45,10 +45,12 @@ RETRIEVAL_CONFIGS = {  # name: (mode, fusion)
     "hybrid-rrf": ("hybrid", "rrf"),
     "hybrid-convex": ("hybrid", "convex"),
 }
-BASELINE, FULL = "baseline-cosine", "full"
+BASELINE, FAST, CROSS, FULL = "baseline-cosine", "fast", "cross-encoder", "full"
+ANSWER_CONFIGS = {FAST: None, CROSS: "cross-encoder", FULL: "full"}  # name: the reranker's combiner (None: --fast)
 METRIC_KEYS = ["recall@1", "recall@5", "recall@20", "recall@100", "chunk_recall@5", "mrr@10", "ndcg@10", "hit@1",
-               "hit@3", "em", "f1", "list_recall", "citation_precision", "abstain_precision", "abstain_recall",
-               "wrong_abstain_rate", "p50_ms", "p95_ms"]
+               "hit@3", "em", "f1", "noise", "list_recall", "citation_precision", "abstain_precision",
+               "abstain_recall", "wrong_abstain_rate", "abstain_auroc", "withheld_precision", "withheld_recall",
+               "withheld_auroc", "p50_ms", "p95_ms"]
 CURVE_K = (1, 2, 3, 5, 10, 20, 50, 100)
 LATENCY_SAMPLE = 200  # questions on which the full ask (encoding included) is timed
 
@@ -160,14 +162,13 @@ class _Context:
     ds: Dataset
     assistant: object
     index: object
-    retriever: object
-    selector: object
+    pipeline: object  # the assistant's query pipeline, whose stages every configuration composes
     settings: object
     to_doc: object
     default_config: str
     deep_k: int  # chunks retrieved for recall@100 (0: not measured)
     n_articles: int
-    query_encoder: _PresetQueryEncoder | None = None
+    prefix: str = ""  # article id prefix of the dataset's documents
 
 
 def _retrieval_metrics(ctx: _Context, q: Question, ranking: list[str], top_chunks) -> dict:
@@ -207,6 +208,7 @@ def _answer_metrics(ctx: _Context, q: Question, sentences: list[str], top_senten
     if q.kind == "list":
         out["list_recall"] = M.list_recall(sentences, q.answers) if answered else 0.0
     elif answered and q.answers:
+        out["noise"] = float(sum(not M.contains_answer(s, q.answers) for s in sentences))
         out["span_rate"] = float(span_text is not None)
         if span_text is not None:
             out["em"] = M.exact_match(span_text, q.answers)
@@ -237,7 +239,7 @@ def _from_answer(ctx: _Context, q: Question, answer) -> dict:
 
 
 def _cosine_baseline(ctx: _Context, q: Question, hits, query_vector) -> dict:
-    rows = list(dict.fromkeys(r for h in hits[:ctx.settings.selector.chunks]
+    rows = list(dict.fromkeys(r for h in hits[:ctx.settings.retrieval.k]
                               for r in range(h.chunk.first_sentence, h.chunk.last_sentence)))
     if not rows:
         out = _answer_metrics(ctx, q, [], None, None, [], False)
@@ -253,44 +255,36 @@ def _cosine_baseline(ctx: _Context, q: Question, hits, query_vector) -> dict:
     return out
 
 
-class _PresetQueryEncoder:
-    """The encoder as ``Assistant.ask`` sees it: returns the question's vector already computed (same model, same
-    text) when one is preset, so that asks outside the latency sample skip a second encoding of the question."""
-
-    def __init__(self, encoder):
-        self.encoder = encoder
-        self.preset = None
-
-    def encode_query(self, text: str) -> np.ndarray:
-        vector, self.preset = self.preset, None
-        return vector if vector is not None else self.encoder.encode_query(text)
-
-    def __getattr__(self, name):
-        return getattr(self.encoder, name)
+def _answer_configs(ctx: _Context) -> dict:
+    """The answer configurations this run can compare: the reranker's only when it loaded."""
+    reranker = ctx.pipeline.reranker
+    return {name: (None if combiner is None else reranker.combiners[combiner])
+            for name, combiner in ANSWER_CONFIGS.items() if combiner is None or reranker is not None}
 
 
 def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool = True) -> dict:
     result: dict = {}
-    n_read = max(ctx.settings.selector.chunks, 1)
+    pipeline, k = ctx.pipeline, ctx.settings.retrieval.k
     candidates = ctx.settings.retrieval.candidates
     default_hits = None
     for name, (mode, fusion) in RETRIEVAL_CONFIGS.items():
         t0 = time.perf_counter()
-        hits = ctx.retriever.search(q.question, n_read, mode=mode, fusion=fusion, query_vector=qv)
+        hits = pipeline.retriever.search(q.question, k, mode=mode, fusion=fusion, query_vector=qv)
         search_ms = (time.perf_counter() - t0) * 1000
-        # The ranking the system has: the same candidate pools as the timed call, so its top n_read is ``hits``.
-        ranked = ctx.retriever.search(q.question, max(candidates, n_read), mode=mode, fusion=fusion, query_vector=qv)
+        # The ranking the system has: the same candidate pools as the timed call, so its top k is ``hits``.
+        ranked = pipeline.retriever.search(q.question, max(candidates, k), mode=mode, fusion=fusion,
+                                           query_vector=qv)
         ranking = _ranked_docs(ranked, ctx.to_doc)
         if ctx.deep_k > len(ranked):  # recall@100 and the curve go on with a deeper search's new documents
-            deep = _ranked_docs(ctx.retriever.search(q.question, ctx.deep_k, mode=mode, fusion=fusion,
-                                                     query_vector=qv), ctx.to_doc)
+            deep = _ranked_docs(pipeline.retriever.search(q.question, ctx.deep_k, mode=mode, fusion=fusion,
+                                                          query_vector=qv), ctx.to_doc)
             seen = set(ranking)
             ranking = ranking + [d for d in deep if d not in seen]
         row = _retrieval_metrics(ctx, q, ranking, ranked)
         row["_ms"] = search_ms
-        if ctx.ds.has_answers:
-            answer = ctx.selector.select(q.question, hits, qv)
-            row.update(_from_answer(ctx, q, answer))
+        if ctx.ds.has_answers:  # each retriever's chunks answered by the fast selector
+            row.update(_from_answer(ctx, q, pipeline.selector.select(pipeline.finder.find(q.question, hits, qv),
+                                                                     hits)))
         result[name] = row
         if name == ctx.default_config:
             default_hits, default_ms = hits, search_ms
@@ -302,21 +296,37 @@ def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool =
     row["_ms"] = default_ms + (time.perf_counter() - t0) * 1000
     result[BASELINE] = row
 
-    ctx.query_encoder.preset = None if timed else qv
-    answer = ctx.assistant.ask(q.question)
-    row = _from_answer(ctx, q, answer)
-    if q.answerable:
-        ranking = _ranked_docs(answer.hits, ctx.to_doc)
-        row["recall@1"] = M.recall_at_k(ranking, q.gold, 1)
-        if q.answers:
-            row["chunk_recall@5"] = float(any(M.contains_answer(h.chunk.text, q.answers) for h in answer.hits[:5]))
-        row["_top_docs"] = ranking[:3]
-        row["_gold_rank"] = next((i + 1 for i, d in enumerate(ranking) if d in set(q.gold)), None)
-    if timed:
-        row["_ms"] = answer.timings_ms["total"]
-        row["_retrieve_ms"] = answer.timings_ms["retrieve"]
-        row["_select_ms"] = answer.timings_ms["select"]
-    result[FULL] = row
+    # The answer configurations share one pass of the stages (the reranker scores once); each selects with its own
+    # combiner. On the latency sample each is also asked whole, as a user asks, for its time.
+    configs = _answer_configs(ctx)
+    hits, cands = pipeline.candidates(q.question, qv, k=k)
+    withheld = None
+    if ctx.ds.documents is not None and q.answerable:
+        # The question asked with its gold paragraphs withheld from the index: unanswerable when nothing left holds
+        # an answer.
+        w_hits, w_cands = pipeline.candidates(q.question, qv, k=k, exclude={ctx.prefix + g for g in q.gold})
+        if not any(M.contains_answer(s.text, q.answers) for s in w_cands.sentences):
+            withheld = w_hits, w_cands
+    for name, combiner in configs.items():
+        answer = pipeline.selector.select(cands, hits, combiner)
+        row = _from_answer(ctx, q, answer)
+        if q.answerable:
+            ranking = _ranked_docs(hits, ctx.to_doc)
+            row["recall@1"] = M.recall_at_k(ranking, q.gold, 1)
+            if q.answers:
+                row["chunk_recall@5"] = float(any(M.contains_answer(h.chunk.text, q.answers) for h in hits[:5]))
+            row["_top_docs"] = ranking[:3]
+            row["_gold_rank"] = next((i + 1 for i, d in enumerate(ranking) if d in set(q.gold)), None)
+        if withheld is not None:
+            refusal = pipeline.selector.select(withheld[1], withheld[0], combiner)
+            row["_withheld"] = (refusal.abstained, refusal.confidence)
+        if timed:
+            asked = ctx.assistant.ask(q.question, fast=combiner is None)
+            row["_ms"] = asked.timings_ms["total"]
+            row["_retrieve_ms"] = asked.timings_ms["encode"] + asked.timings_ms["retrieve"]
+            row["_rerank_ms"] = asked.timings_ms["rerank"]
+            row["_select_ms"] = asked.timings_ms["select"]
+        result[name] = row
     return result
 
 
@@ -345,8 +355,14 @@ def summarize(ds: Dataset, questions: list[Question], results: list[dict], confi
             if has_unanswerable:
                 m["abstain_precision"] = _r(ab["abstain_precision"])
                 m["abstain_recall"] = _r(ab["abstain_recall"])
+                if all("_confidence" in row for row in rows):
+                    m["abstain_auroc"] = _r(M.auroc(
+                        [-row["_confidence"] for row, q in zip(rows, questions) if not q.answerable],
+                        [-row["_confidence"] for row, q in zip(rows, questions) if q.answerable]))
             m["wrong_abstain_rate"] = _r(ab["wrong_abstain_rate"])
-        for prefix, key in (("", "_ms"), ("retrieve_", "_retrieve_ms"), ("select_", "_select_ms")):
+        m.update(_withheld_scores(rows, questions))
+        for prefix, key in (("", "_ms"), ("retrieve_", "_retrieve_ms"), ("rerank_", "_rerank_ms"),
+                            ("select_", "_select_ms")):
             values = [row[key] for row in rows if key in row]
             if values and not prefix:
                 m["latency_n"] = len(values)
@@ -357,6 +373,21 @@ def summarize(ds: Dataset, questions: list[Question], results: list[dict], confi
         ordered.update({k: v for k, v in m.items() if k not in ordered})
         out[name] = ordered
     return out
+
+
+def _withheld_scores(rows: list[dict], questions: list[Question]) -> dict:
+    """Abstention measured on the questions asked with their gold paragraph withheld (unanswerable) against the same
+    questions asked normally (answerable): precision and recall at the configuration's threshold, and AUROC of its
+    confidence."""
+    withheld = [row["_withheld"] for row in rows if "_withheld" in row]
+    if not withheld:
+        return {}
+    normal = [row for row, q in zip(rows, questions) if q.answerable and "_abstained" in row]
+    abstained = [a for a, _ in withheld] + [bool(row["_abstained"]) for row in normal]
+    ab = M.abstention_scores(abstained, [False] * len(withheld) + [True] * len(normal))
+    return {"withheld_precision": _r(ab["abstain_precision"]), "withheld_recall": _r(ab["abstain_recall"]),
+            "withheld_auroc": _r(M.auroc([-c for _, c in withheld], [-row["_confidence"] for row in normal])),
+            "withheld_n": len(withheld)}
 
 
 def recall_curves(ds: Dataset, questions: list[Question], results: list[dict], configs: list[str],
@@ -403,7 +434,6 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
     an ``EvalRun`` with the per-question records when ``keep_records``."""
     from tqdm import tqdm
 
-    from qa.answer import AnswerSelector
     from qa.assistant import Assistant
     from qa.config import Settings
     from qa.embed import Encoder
@@ -416,9 +446,7 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
     encoder = Encoder.from_settings(base)
     prepared = prepare_index(ds, base, encoder, index_dir=index_dir, progress=progress)
     settings = prepared.settings
-    query_encoder = _PresetQueryEncoder(encoder)  # one model in memory, shared by every row
-    assistant = Assistant(settings, build_if_missing=False, progress=False, encoder=query_encoder)
-    assistant.retriever.encoder = encoder
+    assistant = Assistant(settings, build_if_missing=False, progress=False, encoder=encoder)
     index = assistant.index
     counts = index.manifest["counts"]
     r = settings.retrieval
@@ -433,8 +461,8 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
     def to_doc(article_id: str) -> str:
         return article_id[len(prefix):] if prefix and article_id.startswith(prefix) else article_id
 
-    ctx = _Context(ds, assistant, index, assistant.retriever, AnswerSelector(index, settings.selector), settings,
-                   to_doc, default_config, deep_k, counts["articles"], query_encoder)
+    ctx = _Context(ds, assistant, index, assistant.pipeline, settings, to_doc, default_config, deep_k,
+                   counts["articles"], prefix)
 
     with tqdm(total=len(questions), desc="Encoding questions", unit="q", disable=None if progress else True,
               file=sys.stderr) as bar:
@@ -449,7 +477,7 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
         results.append(_evaluate_question(ctx, q, qv, timed=bool(stride) and i % stride == 0))
     eval_seconds = time.perf_counter() - started
 
-    configs = list(RETRIEVAL_CONFIGS) + ([BASELINE, FULL] if ds.has_answers else [])
+    configs = list(RETRIEVAL_CONFIGS) + ([BASELINE, *_answer_configs(ctx)] if ds.has_answers else [])
     summary = {
         "dataset": ds.name,
         "n": len(questions),

@@ -6,9 +6,12 @@ import threading
 import time
 
 from .answer import AnswerSelector
-from .config import Settings
+from .candidates import CandidateFinder
+from .config import MAX_K, Settings
 from .embed import Encoder
 from .index import BuildReport, Index, build_index
+from .pipeline import QueryPipeline
+from .rerank import DEFAULT_DIR, Reranker, RerankerError
 from .retrieve import DateRange, Retriever
 from .types import Answer
 
@@ -23,6 +26,7 @@ class Assistant:
         self.settings = settings or Settings.from_env()
         self.encoder = encoder or Encoder.from_settings(self.settings)
         self._lock = threading.Lock()
+        self.reranker = self._load_reranker()
         if build_if_missing and not (self.settings.index_dir / "CURRENT").exists():
             log.info("no index in %s yet: building it from %s", self.settings.index_dir, self.settings.corpus_dir)
             for skipped in build_index(self.settings, encoder=self.encoder, progress=progress).skipped:
@@ -30,27 +34,41 @@ class Assistant:
         self._open()
         self.encoder.encode_query("warm up")  # load the model now, not on the first question
 
+    def _load_reranker(self) -> Reranker | None:
+        """The cross-encoder stage, unless switched off; a missing or damaged one is a warning, not a failure: the
+        assistant then answers as with ``--fast``."""
+        cfg = self.settings.reranker
+        if not cfg.enabled:
+            return None
+        try:
+            return Reranker(cfg.path or DEFAULT_DIR, candidates=cfg.candidates, list_candidates=cfg.list_candidates)
+        except RerankerError as exc:
+            log.warning("%s; answering without the reranker (as --fast)", exc)
+            return None
+
     def _open(self) -> None:
         self.index = Index.open(self.settings.index_dir, self.settings)
-        self.retriever = Retriever(self.index, self.encoder, self.settings.retrieval, self.settings.dense)
-        self.selector = AnswerSelector(self.index, self.settings.selector)
+        retriever = Retriever(self.index, self.encoder, self.settings.retrieval, self.settings.dense)
+        self.pipeline = QueryPipeline(retriever, CandidateFinder(self.index, self.settings.selector),
+                                      AnswerSelector(self.index, self.settings.selector), self.reranker,
+                                      self.settings.reranker.combiner)
 
     def ask(self, question: str, *, k: int | None = None, mode: str | None = None,
-            dates: DateRange | None = None) -> Answer:
+            dates: DateRange | None = None, fast: bool = False) -> Answer:
+        """Answers from the top ``k`` chunks (default ``settings.retrieval.k``); ``fast`` skips the reranker."""
         question = " ".join(question.split())
         if not question:
             raise ValueError("the question is empty")
+        k = self.settings.retrieval.k if k is None else k
+        if not 1 <= k <= MAX_K:
+            raise ValueError(f"k (number of sources) must be between 1 and {MAX_K}, not {k}")
         started = time.perf_counter()
         with self._lock:  # the index may be swapped by update()
             query_vector = self.encoder.encode_query(question)
-            n = max(k or self.settings.selector.chunks, 1)
-            hits = self.retriever.search(question, n, mode=mode, dates=dates, query_vector=query_vector)
-            retrieved = time.perf_counter()
-            answer = self.selector.select(question, hits, query_vector)
-        done = time.perf_counter()
-        answer.timings_ms = {"retrieve": round((retrieved - started) * 1000, 2),
-                             "select": round((done - retrieved) * 1000, 2),
-                             "total": round((done - started) * 1000, 2)}
+            encoded = time.perf_counter()
+            answer = self.pipeline.run(question, query_vector, k=k, mode=mode, dates=dates, fast=fast)
+        answer.timings_ms = {"encode": round((encoded - started) * 1000, 2), **answer.timings_ms,
+                             "total": round((time.perf_counter() - started) * 1000, 2)}
         return answer
 
     def update(self, *, rebuild: bool = False) -> BuildReport:

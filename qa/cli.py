@@ -8,7 +8,7 @@ import os
 import sys
 import textwrap
 
-from .config import Settings
+from .config import MAX_K, Settings
 
 log = logging.getLogger("qa")
 
@@ -50,7 +50,7 @@ def cmd_ask(args) -> int:
         return 2
     assistant = Assistant(_settings(args))
     for n, question in enumerate(questions):
-        answer = assistant.ask(question, k=args.k)
+        answer = assistant.ask(question, k=args.k, fast=args.fast)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -84,6 +84,13 @@ def format_answer(answer, store) -> str:
     return "\n".join(lines)
 
 
+def _sources(text: str) -> int:
+    """``-k``: a whole number of sources within range, or a one-line argparse error."""
+    if not text.strip().lstrip("-").isdigit() or not 1 <= int(text) <= MAX_K:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_K}, got {text!r}")
+    return int(text)
+
+
 def _lazy(module: str):
     """The ``run(args) -> int`` of a module loaded only when its command is used (qa/ never imports ui/ or eval/)."""
 
@@ -109,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("ask", help="answer questions with quotes from the articles")
     p.add_argument("question", nargs="+", help="one or more questions; - reads one per line from stdin")
     p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
-    p.add_argument("-k", type=int, default=None, help="chunks to read for the answer (default 5)")
+    p.add_argument("-k", type=_sources, default=None,
+                   help=f"sources (chunks) the answer is drawn from, 1-{MAX_K} (default {Settings().retrieval.k})")
+    p.add_argument("--fast", action="store_true",
+                   help="skip the cross-encoder reranker: the hand-weighted selector alone (about 5x faster)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question per line")
     p.set_defaults(run=cmd_ask)
 
@@ -124,6 +134,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report", help="write an HTML report to this path")
     p.add_argument("--index-dir", help="index of the bundled collection (collection set only)")
     p.set_defaults(run=_lazy("eval.runner"))
+
+    p = sub.add_parser("train-reranker", help="train the cross-encoder reranker on SQuAD's tune half")
+    p.add_argument("--data", help="SQuAD v1.1 dev file (default under ../shared/datasets/)")
+    p.add_argument("--out", help="folder for the adapter and its configuration (default: the bundled qa/models/reranker)")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--negatives", type=int, default=8, help="negatives per question")
+    p.add_argument("--batch", type=int, default=8, help="questions per training batch")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--train-articles", type=int, default=19,
+                   help="tune articles whose questions train the cross-encoder; the rest fit the combiners")
+    p.add_argument("--limit", type=int, help="at most N questions per part (a quick trial)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cuda or cpu (default: cuda when available)")
+    p.add_argument("--fit-only", action="store_true",
+                   help="keep the trained cross-encoder in --out and fit only its combiners and thresholds")
+    p.set_defaults(run=_lazy("eval.train_reranker"))
 
     p = sub.add_parser("ui", help="serve the chat page in the browser")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")

@@ -2,7 +2,8 @@
 
 Environment variables override the defaults for the paths and the model (``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_MODEL``,
 ``QA_BACKEND``) and for the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``, ``QA_HNSW_EF_CONSTRUCTION``: used by the
-next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened).
+next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened) and for the reranker (``QA_RERANKER``: its folder, or
+``off`` to answer with the fast selector alone).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx", "openvino")  # sentence-transformers' backend= choices
+MAX_K = 50  # the most sources (chunks) one answer may draw on
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class RetrievalSettings:
     alpha: float = 0.5  # weight of the dense score in the convex combination
     rrf_k: int = 60
     candidates: int = 50  # top-N taken from each retriever before fusion
+    k: int = 5  # chunks (sources) the answer is drawn from: the one place this is decided
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
     bm25_epsilon: float = 0.25
@@ -43,7 +46,6 @@ class RetrievalSettings:
 
 @dataclass(frozen=True)
 class SelectorSettings:
-    chunks: int = 5  # chunks the selector reads
     max_sentences: int = 3
     list_max_sentences: int = 6  # for list-like or multi-part questions
     keep_ratio: float = 0.6  # further sentences must score at least this share of the best one
@@ -52,12 +54,22 @@ class SelectorSettings:
     w_lexical: float = 0.3
     w_retrieval: float = 0.2
     w_type: float = 0.1
-    abstain_below: float = 0.25  # best sentence evidence (dense + lexical part) under which the assistant says it does not know
+    abstain_below: float = 0.25  # without the reranker: best evidence (dense + lexical part) under which it abstains
+    span_min_probability: float = 0.5  # with the reranker: the factoid span is marked only when the answer is this likely
     duplicate_cosine: float = 0.92
     synonym_weight: float = 0.7  # a focus term's synonym in the sentence, vs the term itself
     context_weight: float = 0.8  # a topic term found elsewhere in the article, vs in the sentence
     context_sentences: int = 80  # sentences of an article read for context and, for list questions, candidates
     expand_discount: float = 0.8
+
+
+@dataclass(frozen=True)
+class RerankerSettings:
+    enabled: bool = True  # False is ``--fast``: the hand-weighted selector alone
+    path: Path | None = None  # folder of adapter.safetensors and reranker.json; None: the bundled one
+    candidates: int = 12  # best candidates by the fast score that the cross-encoder reads
+    list_candidates: int = 20  # the same for list questions, whose answer is spread over more sentences
+    combiner: str = "full"  # "full": cross-encoder and features combined; "cross-encoder": its score alone
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,7 @@ class Settings:
     dense: DenseSettings = field(default_factory=DenseSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     selector: SelectorSettings = field(default_factory=SelectorSettings)
+    reranker: RerankerSettings = field(default_factory=RerankerSettings)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -87,6 +100,10 @@ class Settings:
         for key in ("corpus_dir", "index_dir"):
             if key in values:
                 values[key] = Path(values[key])
+        reranker = os.environ.get("QA_RERANKER", "").strip()
+        if reranker and "reranker" not in values:
+            off = reranker.lower() in ("off", "none", "0", "false")
+            values["reranker"] = RerankerSettings(enabled=False) if off else RerankerSettings(path=Path(reranker))
         dense = {field: _positive_int(var) for field, var in DENSE_ENV.items() if os.environ.get(var)}
         if dense:
             values["dense"] = replace(values.get("dense", DenseSettings()), **dense)

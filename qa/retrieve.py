@@ -62,13 +62,16 @@ class Retriever:
         self.dense_settings = dense_settings
 
     def search(self, query: str, k: int = 10, *, mode: str | None = None, fusion: str | None = None,
-               dates: DateRange | None = None, query_vector: np.ndarray | None = None) -> list[Hit]:
+               dates: DateRange | None = None, query_vector: np.ndarray | None = None,
+               exclude: set[str] | None = None) -> list[Hit]:
+        """The top ``k`` chunks, optionally only of articles ``dates`` admits and not of the articles in ``exclude``
+        (ids; as if they were not in the index, BM25's statistics aside)."""
         mode = mode or self.settings.mode
         fusion = fusion or self.settings.fusion
         if mode not in MODES or fusion not in FUSIONS:
             raise ValueError(f"unknown retrieval mode {mode!r} or fusion {fusion!r}")
         n = max(k, self.settings.candidates)
-        allowed = self._allowed(dates)
+        allowed = self._allowed(dates, exclude)
 
         bm25_rank, dense_rank = {}, {}
         matched = None  # BM25's (rows, scores) of the chunks holding a query term: all a query needs of BM25
@@ -112,9 +115,16 @@ class Retriever:
             for i in order
         ]
 
-    def _allowed(self, dates: DateRange | None) -> np.ndarray | None:
-        if dates is None or (dates.start is None and dates.end is None):
+    def _allowed(self, dates: DateRange | None, exclude: set[str] | None) -> np.ndarray | None:
+        """Which chunks may be returned; None when all may."""
+        dated = dates is not None and (dates.start is not None or dates.end is not None)
+        if not dated and not exclude:
             return None
         store = self.index.store
-        ok_article = np.array([dates.admits(d) for d in store.article_dates], dtype=bool)
+        ok_article = np.array([dates.admits(d) for d in store.article_dates] if dated
+                              else np.ones(len(store.article_dates)), dtype=bool)
+        for article_id in exclude or ():
+            a = store.article_index(article_id)
+            if a is not None:
+                ok_article[a] = False
         return ok_article[store.chunk_article]

@@ -1,7 +1,8 @@
 """The extractive selector on the bundled collection: quotes, citations, spans and abstention."""
 import pytest
 
-from qa.answer import NO_ANSWER, question_kind, typed_candidates
+from qa.answer import NO_ANSWER
+from qa.question import question_kind, typed_candidates
 
 
 def test_question_kinds():
@@ -17,6 +18,12 @@ def test_where_candidates_are_places_not_months():
     sentence = "The summit took place in January in Geneva, on Monday."
     found = [sentence[s:e] for (s, e), _ in typed_candidates("place", "Where was the summit held?", sentence)]
     assert found == ["Geneva"]
+
+
+def test_who_candidates_are_never_days_months_or_function_words():
+    sentence = "On Sunday, Secretary Blinken met Qin Gang in January; The talks went on."
+    found = [sentence[s:e] for (s, e), _ in typed_candidates("name", "Who met Blinken?", sentence)]
+    assert found == ["Secretary Blinken", "Qin Gang"]
 
 
 def test_how_many_candidates_are_the_counts_without_the_counted_noun():
@@ -62,6 +69,19 @@ def test_quotes_are_exact_and_cited(assistant):
         assert numbers[s.citation].article_id == s.article_id
         assert f"{s.text} [{s.citation}]" in answer.answer
     assert sorted(numbers) == list(range(1, len(numbers) + 1))
+
+
+def test_factoid_answers_are_concise(assistant):
+    """A factoid answer quotes the answer and little else: no trail of sentences that do not hold it."""
+    answer = assistant.ask("Which State Department spokesperson said Qin Gang accepted the invitation to Washington?")
+    assert "Matt Miller" in answer.sentences[0].text
+    assert len(answer.sentences) <= 2
+
+
+def test_fast_path_still_answers(assistant):
+    answer = assistant.ask("Where did Xi and Trump meet last month?", fast=True)
+    assert not answer.abstained and "Busan" in answer.sentences[0].text
+    assert answer.timings_ms["rerank"] < 5  # the cross-encoder did not run
 
 
 def test_multi_part_question_draws_on_several_articles(assistant):

@@ -27,7 +27,7 @@ def test_san_francisco(index_dir):
     answer = json.loads(line)
     assert set(answer) == {"question", "answer", "abstained", "confidence", "sentences", "citations", "timings_ms"}
     assert answer["abstained"] is False and 0 <= answer["confidence"] <= 1
-    assert set(answer["timings_ms"]) == {"retrieve", "select", "total"}
+    assert set(answer["timings_ms"]) == {"encode", "retrieve", "rerank", "select", "total"}
     text = answer["answer"].lower()
     assert "communication channels" in text
     assert "military contacts" in text

@@ -11,18 +11,18 @@ def articles(hits):
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
 def test_each_mode_finds_the_blinken_article(assistant, mode):
-    hits = assistant.retriever.search("How long did Blinken talk with Qin Gang?", 3, mode=mode)
+    hits = assistant.pipeline.retriever.search("How long did Blinken talk with Qin Gang?", 3, mode=mode)
     assert articles(hits)[0] == "004"
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
 def test_dense_finds_a_paraphrase_that_shares_no_words(assistant):
-    hits = assistant.retriever.search("narcotics trafficking collaboration", 3, mode="dense")
+    hits = assistant.pipeline.retriever.search("narcotics trafficking collaboration", 3, mode="dense")
     assert "001" in articles(hits)
 
 
 def test_hits_keep_each_component(assistant):
-    hits = assistant.retriever.search("Busan meeting Trump", 5, mode="hybrid")
+    hits = assistant.pipeline.retriever.search("Busan meeting Trump", 5, mode="hybrid")
     top = hits[0]
     assert top.chunk.article_id.startswith("002")
     assert top.bm25_rank == 1 and top.dense_rank is not None
@@ -30,7 +30,7 @@ def test_hits_keep_each_component(assistant):
 
 
 def test_convex_fusion_is_the_weighted_sum_of_normalised_scores(assistant):
-    retriever = assistant.retriever
+    retriever = assistant.pipeline.retriever
     hits = retriever.search("military contacts", 25, fusion="convex")
     bm25 = np.array([h.bm25_score for h in hits])
     dense = np.array([h.dense_score for h in hits])
@@ -41,7 +41,7 @@ def test_convex_fusion_is_the_weighted_sum_of_normalised_scores(assistant):
 
 
 def test_rrf_fusion(assistant):
-    hits = assistant.retriever.search("military contacts", 5, fusion="rrf")
+    hits = assistant.pipeline.retriever.search("military contacts", 5, fusion="rrf")
     k = assistant.settings.retrieval.rrf_k
     for h in hits:
         expected = sum(1 / (k + r) for r in (h.bm25_rank, h.dense_rank) if r is not None)
@@ -49,9 +49,9 @@ def test_rrf_fusion(assistant):
 
 
 def test_date_range_filters_articles(assistant):
-    hits = assistant.retriever.search("Xi", 25, dates=DateRange("2025-01-01", None))
+    hits = assistant.pipeline.retriever.search("Xi", 25, dates=DateRange("2025-01-01", None))
     assert hits and set(articles(hits)) == {"002"}
-    hits = assistant.retriever.search("Xi", 25, mode="dense", dates=DateRange(None, "2023-12-31"))
+    hits = assistant.pipeline.retriever.search("Xi", 25, mode="dense", dates=DateRange(None, "2023-12-31"))
     assert set(articles(hits)) <= {"001", "004"}
     assert DateRange().admits(None) and not DateRange("2020-01-01").admits(None)
 
@@ -64,6 +64,6 @@ def test_unknown_mode_is_refused(assistant):
 def test_date_range_matching_nothing_gives_no_hits_and_an_abstention(assistant):
     nothing = DateRange("1990-01-01", "1990-12-31")
     for mode in ("hybrid", "bm25", "dense"):
-        assert assistant.retriever.search("Xi", 5, mode=mode, dates=nothing) == []
+        assert assistant.pipeline.retriever.search("Xi", 5, mode=mode, dates=nothing) == []
     answer = assistant.ask("What did Xi say?", dates=nothing)
     assert answer.abstained and answer.sentences == []

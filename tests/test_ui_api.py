@@ -69,7 +69,7 @@ def test_ask_rejects_an_empty_question(ui_client):
 
 
 def test_chat_shows_quotes_markers_and_sources(ui_client):
-    history, box = ui_client.predict(SF_QUESTION, [], 5, "hybrid", None, None, False, api_name="/chat")
+    history, box = ui_client.predict(SF_QUESTION, [], 5, "hybrid", None, None, False, False, api_name="/chat")
     assert box == ""
     assert [m["role"] for m in history] == ["user", "assistant"]
     reply = _message_text(history[1])
@@ -78,21 +78,21 @@ def test_chat_shows_quotes_markers_and_sources(ui_client):
     assert "qa-scores" not in reply
     # A follow-up is answered on its own; the conversation grows.
     history, _ = ui_client.predict("Where did Biden and Xi hold their talks during the 2023 APEC summit?", history,
-                                   5, "hybrid", None, None, False, api_name="/chat")
+                                   5, "hybrid", None, None, False, False, api_name="/chat")
     assert len(history) == 4
     assert "Filoli" in _message_text(history[3])
 
 
 def test_chat_settings_scores_mode_and_dates(ui_client):
-    history, _ = ui_client.predict(SF_QUESTION, [], 3, "bm25", None, None, True, api_name="/chat")
+    history, _ = ui_client.predict(SF_QUESTION, [], 3, "bm25", None, None, False, True, api_name="/chat")
     reply = _message_text(history[-1])
     assert '<p class="qa-scores">' in reply and "BM25" in reply and "fused" in reply
     assert "dense \u2014 (not in its top candidates)" in reply  # BM25 mode: no dense scores
 
-    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "2030-01-01", None, False, api_name="/chat")
+    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "2030-01-01", None, False, False, api_name="/chat")
     assert "No article matched" in _message_text(history[-1])
 
-    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "soon", None, False, api_name="/chat")
+    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "soon", None, False, False, api_name="/chat")
     assert "not a date" in _message_text(history[-1])
 
 

@@ -81,7 +81,7 @@ class ChatApp:
 
     # -- asking -------------------------------------------------------------------------------------------------------
 
-    def _options(self, k, mode, start, end) -> dict:
+    def _options(self, k, mode, start, end, fast=False) -> dict:
         k = int(k) if k not in (None, "") else 0
         if k < 0 or k > MAX_K:
             raise ValueError(f"number of sources must be between 1 and {MAX_K}")
@@ -92,10 +92,10 @@ class ChatApp:
         if start and end and start > end:
             raise ValueError(f"the date range is empty: {start} is after {end}")
         dates = DateRange(start, end) if (start or end) else None
-        return {"k": k or None, "mode": mode, "dates": dates}
+        return {"k": k or None, "mode": mode, "dates": dates, "fast": bool(fast)}
 
-    def ask(self, question: str, k=None, mode=None, start=None, end=None) -> Answer:
-        return self.assistant.ask(question or "", **self._options(k, mode, start, end))
+    def ask(self, question: str, k=None, mode=None, start=None, end=None, fast=False) -> Answer:
+        return self.assistant.ask(question or "", **self._options(k, mode, start, end, fast))
 
     def _render(self, answer, show_scores: bool) -> str:
         for attempt in (0, 1):
@@ -106,14 +106,14 @@ class ChatApp:
                     raise
         raise AssertionError("unreachable")
 
-    def respond(self, question, history, k, mode, start, end, show_scores):
+    def respond(self, question, history, k, mode, start, end, fast, show_scores):
         """Chat handler: appends the question and the answer (each question is answered on its own)."""
         history = list(history or [])
         question = (question or "").strip()
         if not question:
             return history, ""
         try:
-            answer = self.ask(question, k, mode, start, end)
+            answer = self.ask(question, k, mode, start, end, fast)
             reply = self._render(answer, bool(show_scores))
         except ValueError as exc:
             reply = render.error_html(str(exc))
@@ -210,7 +210,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
     with gr.Blocks(title="News QA", analytics_enabled=False) as demo:
         with gr.Sidebar(label="Settings", open=True, position="left"):
             gr.Markdown("### Settings")
-            k = gr.Slider(1, MAX_K, value=settings.selector.chunks, step=1, label="Number of sources",
+            k = gr.Slider(1, MAX_K, value=settings.retrieval.k, step=1, label="Number of sources",
                           info="retrieved passages the answer is chosen from")
             mode = gr.Radio([("Hybrid", "hybrid"), ("BM25", "bm25"), ("Dense", "dense")],
                             value=settings.retrieval.mode, label="Retrieval mode")
@@ -218,6 +218,8 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
                                 info="only articles dated on or after (inclusive; empty: no limit)")
             end = gr.DateTime(include_time=False, type="string", label="To date",
                               info="only articles dated on or before (undated articles drop out when set)")
+            fast = gr.Checkbox(value=False, label="Fast answers",
+                               info="skip the reranker: about 5x faster, more often the wrong sentence first")
             scores = gr.Checkbox(value=False, label="Show scores",
                                  info="BM25, dense and fused scores per source (for tuning)")
 
@@ -248,7 +250,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
                                      max_height=520, latex_delimiters=[], line_breaks=False,
                                      column_widths=["46%", "20%", "12%", "22%"])
 
-        inputs = [k, mode, start, end, scores]
+        inputs = [k, mode, start, end, fast, scores]
         question.submit(chat.respond, [question, chatbot, *inputs], [chatbot, question], api_name="chat",
                         api_visibility="undocumented", concurrency_limit=8, concurrency_id="ask")
         ask_btn.click(chat.respond, [question, chatbot, *inputs], [chatbot, question], api_visibility="private",

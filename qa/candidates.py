@@ -1,0 +1,160 @@
+"""Answer-sentence candidates: the sentences of the retrieved chunks, each with the features the later stages score.
+
+Features (one array each, one value per candidate): ``dense`` (cosine to the question; sentence vectors are stored
+at index time, so nothing is encoded here), ``lexical`` (idf-weighted overlap with the question), ``retrieval`` (the
+best relative retrieval score of a chunk holding it), ``typed`` (whether it holds the kind of thing asked for),
+``position`` (its place in its article) and ``length`` (in words). ``fast`` is the hand-weighted score that ranks
+candidates without the reranker, and prunes them before it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .config import SelectorSettings
+from .index import Index
+from .question import QuestionKind, question_kind, typed_candidates
+from .text import tokenize
+from .types import Hit, Sentence
+
+# Words news reports use for the outcome of talks, so that "what was agreed" also finds "they are resuming contacts".
+_OUTCOME = {"agre", "agreement", "resum", "restart", "restor", "launch", "pledg", "promis", "decid",
+            "consensus", "deal"}
+_SYNONYMS = {stem: _OUTCOME - {stem} for stem in _OUTCOME}
+
+
+@dataclass
+class Candidates:
+    question: str
+    kind: QuestionKind
+    sentences: list[Sentence]
+    rows: np.ndarray  # sentence rows of the index
+    vectors: np.ndarray  # their unit vectors (float32)
+    features: dict[str, np.ndarray]
+    fast: np.ndarray  # hand-weighted score
+    evidence: np.ndarray  # the part of ``fast`` that says how well the sentence itself answers
+    focus: dict[str, float] = field(default_factory=dict)  # idf of what is asked about the topic
+    timings_ms: dict[str, float] = field(default_factory=dict)  # time each stage took to make them
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def holds_focus(self, i: int) -> bool:
+        present = set(tokenize(self.sentences[i].text))
+        return any(t in present or _SYNONYMS.get(t, set()) & present for t in self.focus)
+
+
+class CandidateFinder:
+    def __init__(self, index: Index, settings: SelectorSettings):
+        self.index = index
+        self.settings = settings
+        self._article_terms = lru_cache(maxsize=4096)(self._tokenize_article)  # every question re-reads them
+
+    def find(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Candidates:
+        """Every distinct sentence of ``hits`` (all of them: how many chunks to read is the caller's ``k``)."""
+        cfg = self.settings
+        kind = question_kind(question)
+        sentences, rows, retrieval, position, context = self._sentences(hits, expand=kind.is_list)
+        vectors = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32).reshape(len(rows), -1)
+        dense = vectors @ query_vector.astype(np.float32) if len(rows) else np.zeros(0, dtype=np.float32)
+        focus, topic = self._term_weights(question)
+        lexical = np.array([self._overlap(focus, topic, s.text, context[s.article_id]) for s in sentences])
+        typed = np.array([self._has_type(kind, question, s.text) for s in sentences])
+        length = np.array([len(s.text.split()) for s in sentences], dtype=np.float64)
+        evidence = cfg.w_dense * dense + cfg.w_lexical * lexical
+        fast = evidence + cfg.w_retrieval * retrieval + cfg.w_type * typed
+        features = {"dense": dense.astype(np.float64), "lexical": lexical, "retrieval": retrieval, "typed": typed,
+                    "position": position, "length": length}
+        return Candidates(question, kind, sentences, rows, vectors, features, fast, evidence, focus)
+
+    def _sentences(self, hits: list[Hit], expand: bool):
+        """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it and
+        its place in its article, and per article the terms of its title and sentences (the context a sentence's
+        evidence may draw on).
+
+        With ``expand`` (list questions, whose facts are spread over an article), every sentence of the hits'
+        articles is a candidate, at a discount on the article's best retrieval score.
+        """
+        store = self.index.store
+        top = max((h.score for h in hits), default=0.0)
+        seen: dict[int, int] = {}
+        sentences, rows, retrieval, position = [], [], [], []
+        context: dict[str, set[str]] = {}
+        article_best: dict[int, float] = {}
+        first_row: dict[int, int] = {}
+
+        def add(row: int, sentence: Sentence, rel: float, a: int) -> None:
+            if row in seen:
+                retrieval[seen[row]] = max(retrieval[seen[row]], rel)
+                return
+            seen[row] = len(sentences)
+            sentences.append(sentence)
+            rows.append(row)
+            retrieval.append(rel)
+            position.append(row - first_row[a])
+
+        for hit in hits:
+            rel = hit.score / top if top > 0 else 0.0
+            chunk = hit.chunk
+            a = store.article_index(chunk.article_id)
+            article_best[a] = max(article_best.get(a, 0.0), rel)
+            if a not in first_row:
+                first_row[a] = store.sentence_ranges(a)[0]
+                context[chunk.article_id] = self._article_terms(a)
+            for offset, sentence in enumerate(store.sentences(chunk.first_sentence, chunk.last_sentence)):
+                add(chunk.first_sentence + offset, sentence, rel, a)
+        if expand:
+            for a, rel in article_best.items():
+                first, ranges = store.sentence_ranges(a)
+                n = min(len(ranges), self.settings.context_sentences)
+                for offset, sentence in enumerate(store.sentences(first, first + n)):
+                    add(first + offset, sentence, rel * self.settings.expand_discount, a)
+        return (sentences, np.asarray(rows, dtype=np.int64), np.asarray(retrieval, dtype=np.float64),
+                np.asarray(position, dtype=np.float64), context)
+
+    def _tokenize_article(self, article_idx: int) -> frozenset[str]:
+        """The tokens of an article's title and first sentences (cached per finder as ``_article_terms``)."""
+        store = self.index.store
+        article = store.article(article_idx)
+        _, ranges = store.sentence_ranges(article_idx)
+        body = " ".join(article.text[s:e] for s, e in ranges[:self.settings.context_sentences])
+        return frozenset(tokenize(f"{article.title} {body}"))
+
+    def _term_weights(self, question: str) -> tuple[dict[str, float], dict[str, float]]:
+        """idf of the question's terms, split into topic terms (names: capitalised words after the first) and focus
+        terms (the rest: what is asked about the topic). A term the collection never uses weighs the most."""
+        vocab, idf = self.index.bm25.vocab, self.index.bm25.idf
+        unseen = float(np.log((self.index.bm25.size + 0.5) / 0.5))
+        names = set(tokenize(" ".join(re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w.-]*", question.strip()))))
+        weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
+        return ({t: w for t, w in weights.items() if t not in names},
+                {t: w for t, w in weights.items() if t in names})
+
+    def _overlap(self, focus: dict[str, float], topic: dict[str, float], text: str, context: set[str]) -> float:
+        """Share of the question's idf mass the sentence holds. Topic terms found elsewhere in the sentence's
+        article count too ("What was agreed in San Francisco?" is answered by sentences of the article about the
+        San Francisco meeting that never name the city); focus terms must be in the sentence itself."""
+        total = sum(focus.values()) + sum(topic.values())
+        if total <= 0:
+            return 0.0
+        present = set(tokenize(text))
+        cfg = self.settings
+        focus_found = sum(w if t in present else cfg.synonym_weight * w if _SYNONYMS.get(t, set()) & present else 0.0
+                          for t, w in focus.items())
+        topic_found = sum(w if t in present else cfg.context_weight * w if t in context else 0.0
+                          for t, w in topic.items())
+        focus_total, topic_total = sum(focus.values()), sum(topic.values())
+        if not focus_total or not topic_total:
+            return (focus_found + topic_found) / total
+        # Both kinds count equally: a rare name must not drown what is being asked about it.
+        return 0.5 * focus_found / focus_total + 0.5 * topic_found / topic_total
+
+    @staticmethod
+    def _has_type(kind: QuestionKind, question: str, text: str) -> float:
+        """1 when the sentence holds a fitting answer candidate, 0 when none; 0.5 when nothing is expected."""
+        if kind.answer_type is None:
+            return 0.5
+        return max((strength for _, strength in typed_candidates(kind.answer_type, question, text)), default=0.0)

@@ -1,0 +1,92 @@
+"""What a question asks for, and the spans of a sentence that could be it.
+
+``question_kind`` types a question (a date for "when", a count for "how many", a name for "who", a place for "where")
+and says whether it asks for several facts; ``typed_candidates`` finds the spans of a sentence of the asked-for type.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|" \
+         r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?"
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|" \
+               r"fifty|hundred|thousand|million|billion|half|dozen|first|second|third|fourth|fifth|sixth|" \
+               r"seventh|eighth|ninth|tenth)"
+_NUM = rf"(?:\d[\d,.]*|{_NUMBER_WORD})"
+_NOT_NAMES = r"(?:The|A|An|In|On|At|By|For|From|To|Of|And|But|Or|He|She|It|They|We|I|His|Her|Its|Their|This|That|" \
+             r"These|Those|There|Then|When|While|After|Before|During|Since|As|If|Yes|No|Mr|Mrs|Ms|Dr)"
+_PATTERNS = {
+    "date": re.compile(
+        rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
+        rf"(?:in|since|until|by)\s+{_MONTH}|(?:on|last|this|next)\s+{_WEEKDAY}|{_WEEKDAY}|"
+        rf"(?:last|this|next)\s+(?:month|year|week)|(?:19|20)\d{{2}})\b"),
+    "number": re.compile(
+        rf"\b(?:(?:more than|less than|approximately|about|nearly|over|almost|some|around)\s+)?"
+        rf"{_NUM}(?:(?:\s+and\s+a|\s+and|-|\s+)\s*{_NUM})*(?:\s+(?:per\s?cent|percent|%)|(?P<noun>\s+[a-z]+s))?\b",
+        re.IGNORECASE),
+    # a capitalised name; never a month, a weekday or a capitalised function word ("On Sunday" is no one's name)
+    "name": re.compile(rf"\b(?:(?:Mr|Mrs|Ms|Dr|President|Secretary)\.?\s+)?(?!(?:{_MONTH}|{_WEEKDAY}|{_NOT_NAMES})\b)"
+                       r"[A-Z][a-z\u2019'-]+(?:\s+[A-Z][a-z\u2019'-]+)*"),
+    # a capitalised name after "in", "at", ...; not a month or weekday ("in January" says when, not where)
+    "place": re.compile(rf"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
+                        rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
+}
+_LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]?|areas|issues|steps|topics|points|"
+                        r"measures|what were|which .*s\b)", re.IGNORECASE)
+
+
+
+@dataclass
+class QuestionKind:
+    answer_type: str | None  # date | number | name | place | None
+    is_list: bool
+
+
+def question_kind(question: str) -> QuestionKind:
+    q = question.lower().strip()
+    if re.match(r"(when|what (year|date|day|month)|which (year|date|day|month)|on what (date|day))\b", q):
+        kind = "date"
+    elif re.match(r"(how (many|much|long|old|often)|what (percentage|number|share))\b", q):
+        kind = "number"
+    elif re.match(r"(who|whom|whose|which (person|official|leader|minister|president|diplomat))\b", q):
+        kind = "name"
+    elif re.match(r"(where|in (what|which) (city|country|place)|what (city|country|place))\b", q):
+        kind = "place"
+    else:
+        kind = None
+    parts = len(re.findall(r"\b(and|also)\b", q)) > 0 and len(re.findall(r"\b(what|who|when|where|how|which)\b", q)) > 1
+    return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts)
+
+
+_DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+
+
+def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tuple[int, int], float]]:
+    """Spans of the sentence that could answer a question of this kind, with a strength: 1 for a good fit, 0.5 for a
+    weaker one ("how many representatives" fits "30 representatives" better than "8, 2024"). Spans made only of the
+    question's own words are left out."""
+    q = question.lower()
+    q_words = set(re.findall(r"\w+", q))
+    counted = re.match(r"how many ([a-z]+)", q)
+    counted = counted.group(1).rstrip("s") if counted else None
+    out = []
+    for m in _PATTERNS[kind].finditer(sentence):
+        words = re.findall(r"\w+", m.group(0).lower())
+        if not words or set(words) <= q_words:
+            continue
+        strength, span = 1.0, m.span()
+        if kind == "number":
+            following = sentence[m.end():m.end() + 30].lower()
+            if _YEAR.match(m.group(0)) or re.search(_MONTH, sentence[max(0, m.start() - 12):m.start()]):
+                continue  # a year or a day of the month is not a count
+            if counted:
+                strength = 1.0 if counted in m.group(0).lower() or counted in following.split()[:3] else 0.5
+                if m.group("noun"):  # the count answers "how many"; the counted noun is the question's own
+                    span = (m.start(), m.start("noun"))
+            elif q.startswith("how long"):
+                strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
+        out.append((span, strength))
+    return out

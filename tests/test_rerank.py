@@ -1,0 +1,101 @@
+"""The reranker stage: the committed adapter loads offline and reads questions; a damaged one is a warning and a
+fallback, never a failure; one pipeline answers alike through the library, the command and the page."""
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.config import RerankerSettings
+from qa.rerank import CONFIG, DEFAULT_DIR, WEIGHTS, Reranker, RerankerError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def reranker() -> Reranker:
+    return Reranker(DEFAULT_DIR)
+
+
+def test_adapter_is_small_and_has_a_model_card():
+    assert (DEFAULT_DIR / WEIGHTS).stat().st_size < 5 * 1024 * 1024
+    card = (DEFAULT_DIR / "MODEL_CARD.md").read_text()
+    for needed in ("SQuAD", "seed", "qa train-reranker", "held-out"):
+        assert needed in card
+
+
+def test_scores_the_answer_above_a_distractor(reranker):
+    question = "How long did Blinken meet the Chinese foreign minister?"
+    gold = "On Sunday, Mr Blinken met with the Chinese foreign minister Qin Gang for seven and a half hours."
+    distractors = ["Mr Blinken invited the Chinese foreign minister to visit Washington.",
+                   "The Chinese foreign ministry said the talks were candid."]
+    scores = reranker.score_pairs(question, [gold, *distractors])
+    assert scores[0] > max(scores[1:])
+
+
+def test_loads_without_the_network(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    code = "from qa.rerank import Reranker; r = Reranker(); print(r.score_pairs('Who?', ['Qin Gang met him.']))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage-config"])
+def test_a_damaged_adapter_is_one_line_and_the_assistant_falls_back(tmp_path, damage, bundled_settings, encoder,
+                                                                    caplog):
+    folder = tmp_path / "reranker"
+    shutil.copytree(DEFAULT_DIR, folder)
+    if damage == "missing":
+        (folder / WEIGHTS).unlink()
+    elif damage == "truncated":
+        data = (folder / WEIGHTS).read_bytes()
+        (folder / WEIGHTS).write_bytes(data[:len(data) // 2])
+    else:
+        (folder / CONFIG).write_text("{not json")
+    with pytest.raises(RerankerError) as error:
+        Reranker(folder)
+    assert "\n" not in str(error.value) and str(folder) in str(error.value)
+
+    settings = replace(bundled_settings, reranker=RerankerSettings(path=folder))
+    with caplog.at_level(logging.WARNING):
+        assistant = Assistant(settings, build_if_missing=False, encoder=encoder)
+    assert assistant.reranker is None
+    assert any("answering without the reranker" in r.getMessage() for r in caplog.records)
+    answer = assistant.ask("Where did Xi and Trump meet last month?")
+    assert not answer.abstained and "Busan" in answer.answer
+
+
+def test_reranker_reorders_what_the_fast_path_ranks_first(assistant):
+    """The two paths are really different stages: on the collection they disagree on some first sentence."""
+    questions = [json.loads(line)["question"] for line in open(REPO / "eval" / "sets" / "collection.jsonl")][:30]
+    differ = sum(assistant.ask(q).sentences[0].text != assistant.ask(q, fast=True).sentences[0].text
+                 for q in questions)
+    assert differ > 0
+
+
+def test_k_is_the_number_of_sources(assistant):
+    question = "What did Wang Yi tell Blinken?"
+    one, many = assistant.ask(question, k=1), assistant.ask(question, k=12)
+    assert len(one.hits) == 1 and len(many.hits) == 12
+    assert {s.article_id for s in one.sentences} == {one.hits[0].chunk.article_id}
+    with pytest.raises(ValueError, match="between 1 and"):
+        assistant.ask(question, k=0)
+
+
+def test_the_command_answers_as_the_library_does(assistant, bundled_settings):
+    question = "How long did Blinken's meeting with Chinese foreign minister Qin Gang last?"
+    run = subprocess.run([sys.executable, "-m", "qa", "ask", "--json", question, "--index-dir",
+                          str(bundled_settings.index_dir)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert run.returncode == 0, run.stderr
+    expected = assistant.ask(question).to_json()
+    got = json.loads(run.stdout)
+    for key in ("answer", "abstained", "sentences", "citations"):
+        assert got[key] == expected[key]
