@@ -1,14 +1,18 @@
 """Sentences of an article's content, and overlapping windows of whole sentences (the chunks)."""
 from __future__ import annotations
 
-from .config import ChunkSettings
+from .config import ChunkSettings, LimitSettings
 from .text import split_sentences, word_count
 from .types import Article
 
 
-def article_sentences(article: Article) -> list[tuple[int, int]]:
-    """Sentence ranges in ``article.text``, in document order, taken only from its content spans."""
-    return [s for start, end in article.spans for s in split_sentences(article.text, start, end)]
+MAX_SENTENCE_CHARS = LimitSettings().max_sentence_chars
+
+
+def article_sentences(article: Article, max_chars: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:
+    """Sentence ranges in ``article.text``, in document order, taken only from its content spans; a sentence longer
+    than ``max_chars`` is indexed as pieces, so that no quote is a page long."""
+    return [s for start, end in article.spans for s in split_sentences(article.text, start, end, max_chars)]
 
 
 def chunk_windows(sentence_words: list[int], settings: ChunkSettings) -> list[tuple[int, int]]:
@@ -39,8 +43,8 @@ def chunk_text(article: Article, sentences: list[tuple[int, int]], window: tuple
     return f"{title} {body}" if title.endswith((".", "!", "?", "\u2026")) else f"{title}. {body}"
 
 
-def article_chunks(article: Article, settings: ChunkSettings):
+def article_chunks(article: Article, settings: ChunkSettings, max_sentence_chars: int = MAX_SENTENCE_CHARS):
     """An article's sentence ranges, its chunk windows over them, and the chunks' texts."""
-    sentences = article_sentences(article)
+    sentences = article_sentences(article, max_sentence_chars)
     windows = chunk_windows(sentence_word_counts(article.text, sentences), settings)
     return sentences, windows, [chunk_text(article, sentences, w) for w in windows]

@@ -21,14 +21,19 @@ def cmd_index(args) -> int:
     from .index import build_index
 
     settings = _settings(args)
-    report = build_index(settings, rebuild=args.rebuild)
+    report = build_index(settings, rebuild=args.rebuild, allow_shrink=args.allow_shrink)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+        return 0
+    n = len(report.skipped)
+    skips = f"; skipped {n} file{'s' if n != 1 else ''}" if n else ""
     if report.up_to_date:
-        print(f"Index {settings.index_dir} is up to date: {report.articles} articles, {report.chunks} chunks "
-              f"({report.seconds:.2f} s)")
+        print(f"Index {settings.index_dir} is up to date: {report.articles} articles, {report.chunks} chunks"
+              f"{skips} ({report.seconds:.2f} s)")
     else:
         print(f"Indexed {report.articles} articles from {report.corpus} into {settings.index_dir}: {report.chunks} "
               f"chunks, {report.sentences} sentences; embedded {report.embedded_texts} texts, reused "
-              f"{report.reused_files} unchanged files, removed {report.removed_files}; {report.seconds:.1f} s")
+              f"{report.reused_files} unchanged files, removed {report.removed_files}{skips}; {report.seconds:.1f} s")
     for skipped in report.skipped:
         print(f"skipped {skipped}")
     return 0
@@ -111,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", help="article folder (default corpus/, or $QA_CORPUS)")
     p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
     p.add_argument("--rebuild", action="store_true", help="embed everything again instead of updating")
+    p.add_argument("--allow-shrink", action="store_true",
+                   help="let this build remove more than half of the index's articles (refused otherwise)")
+    p.add_argument("--json", action="store_true", help="print the build report as one JSON object")
     p.set_defaults(run=cmd_index)
 
     p = sub.add_parser("ask", help="answer questions with quotes from the articles")

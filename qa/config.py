@@ -4,6 +4,8 @@ Environment variables override the defaults for the paths and the model (``QA_CO
 ``QA_BACKEND``) and for the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``, ``QA_HNSW_EF_CONSTRUCTION``: used by the
 next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened) and for the reranker (``QA_RERANKER``: its folder, or
 ``off`` to answer with the fast selector alone).
+Limits on what a build reads: ``QA_MAX_FILE_MB`` (larger files are skipped) and ``QA_MAX_SENTENCE_CHARS`` (longer
+sentences are indexed as pieces).
 """
 from __future__ import annotations
 
@@ -73,6 +75,18 @@ class RerankerSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    """What one build reads, so that one huge or odd file cannot exhaust memory or flood an answer."""
+
+    max_file_mb: float = 20.0  # larger files are skipped with a reason (MB of 2**20 bytes)
+    max_sentence_chars: int = 1000  # a longer "sentence" (a table, a run-on list) is split into pieces of at most this
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
@@ -86,6 +100,7 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     selector: SelectorSettings = field(default_factory=SelectorSettings)
     reranker: RerankerSettings = field(default_factory=RerankerSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -107,6 +122,9 @@ class Settings:
         dense = {field: _positive_int(var) for field, var in DENSE_ENV.items() if os.environ.get(var)}
         if dense:
             values["dense"] = replace(values.get("dense", DenseSettings()), **dense)
+        limits = limits_from_env()
+        if limits != LimitSettings() and "limits" not in values:
+            values["limits"] = limits
         return replace(cls(), **values)
 
 
@@ -119,3 +137,24 @@ def _positive_int(var: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise ValueError(f"{var}: expected a positive whole number, got {text!r}")
     return int(text)
+
+
+def limits_from_env() -> LimitSettings:
+    """The limits, with ``QA_MAX_FILE_MB`` and ``QA_MAX_SENTENCE_CHARS`` applied when set."""
+    limits = LimitSettings()
+    if os.environ.get("QA_MAX_FILE_MB"):
+        limits = replace(limits, max_file_mb=_positive_number("QA_MAX_FILE_MB"))
+    if os.environ.get("QA_MAX_SENTENCE_CHARS"):
+        limits = replace(limits, max_sentence_chars=_positive_int("QA_MAX_SENTENCE_CHARS"))
+    return limits
+
+
+def _positive_number(var: str) -> float:
+    text = os.environ[var]
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{var}: expected a positive number, got {text!r}")
+    return value

@@ -2,19 +2,29 @@
 
 Layout: ``INDEX_DIR/CURRENT`` names the live build, ``INDEX_DIR/builds/<name>/`` holds it (manifest.json,
 store.sqlite, bm25_*.npy, bm25_vocab.json, chunks.faiss, sentence_vectors.npy). A build is written to a new folder
-and made live by replacing ``CURRENT`` in one atomic rename, so an interrupted or failed build leaves the previous
-index usable. Nothing in the folder is pickled: loading it cannot run code.
+and made live by replacing ``CURRENT`` in one atomic rename, so an interrupted or failed build (disk full included)
+leaves the previous index usable. Nothing in the folder is pickled: loading it cannot run code.
+
+The manifest records the size of every other file of its build, and the SHA-256 of those up to 16 MB (hashing the big
+ones at every open would cost more than it finds: a truncated file changes size). ``Index.open`` checks them, so a
+damaged index says so in one line, and a plain build replaces it from the corpus, keeping the damaged build aside as
+``builds/<name>.damaged``. A build that would remove more than half of the index's articles (an emptied or wrong
+corpus folder) is refused unless ``allow_shrink``.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +36,7 @@ from .bm25 import BM25Builder, BM25Index
 from .chunk import article_chunks, chunk_text
 from .config import Settings
 from .embed import Encoder
-from .ingest import IngestError, Skipped, display_path, list_corpus, read_articles
+from .ingest import IngestError, Skipped, display_path, read_articles, scan_corpus, skip_path
 from .store import Store, StoreWriter
 from .text import tokenize
 
@@ -34,6 +44,9 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 ENCODE_BLOCK = 4096  # texts embedded together; files are parsed ahead while a block is embedded
+CHECKSUM_MAX_BYTES = 16 * 2**20  # index files up to this size also get a SHA-256, checked at every open
+SHRINK_LIMIT = 0.5  # the largest share of the index's articles a build may remove without allow_shrink
+DAMAGED_SUFFIX = ".damaged"
 
 
 class IndexError_(Exception):
@@ -48,21 +61,44 @@ class IndexMismatch(IndexError_):
     pass
 
 
+class IndexDamaged(IndexError_):
+    """A file of the live build is missing, truncated or corrupt; ``part`` names it."""
+
+    def __init__(self, index_dir: Path, part: str):
+        super().__init__(f"index at {index_dir} is damaged ({part}): run `qa index --rebuild`")
+        self.index_dir, self.part = index_dir, part
+
+
+class IndexShrink(IndexError_):
+    """The build would remove most of the index; ``allow_shrink`` lets it."""
+
+
+class IndexWriteError(IndexError_):
+    """The build could not be written (disk full, no permission); the previous index is kept."""
+
+
 @dataclass
 class BuildReport:
     corpus: str
+    index: str = ""
     articles: int = 0
     chunks: int = 0
     sentences: int = 0
     embedded_texts: int = 0
     reused_files: int = 0
     removed_files: int = 0
+    removed_articles: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     up_to_date: bool = False
     seconds: float = 0.0
     encode_seconds: float = 0.0
     dim: int = 0
     dense_index: dict = field(default_factory=dict)
+    damaged_build: str | None = None  # where the damaged build this one replaced was moved aside
+
+    def to_json(self) -> dict:
+        """One JSON-ready object; skips are ``{"path", "reason"}``."""
+        return asdict(self)
 
 
 def _compat(settings: Settings) -> dict:
@@ -73,20 +109,52 @@ def _compat(settings: Settings) -> dict:
         "chunking": asdict(settings.chunking),
         "bm25": {"k1": settings.retrieval.bm25_k1, "b": settings.retrieval.bm25_b,
                  "epsilon": settings.retrieval.bm25_epsilon},
+        "max_sentence_chars": settings.limits.max_sentence_chars,
     }
 
 
 def current_build(index_dir: Path) -> Path | None:
+    """The live build's folder, as ``CURRENT`` names it; None when there is none."""
     pointer = index_dir / "CURRENT"
-    if not pointer.is_file():
+    try:
+        name = pointer.read_text().strip() if pointer.is_file() else ""
+    except (OSError, ValueError):  # unreadable or not text: no usable pointer
         return None
-    folder = index_dir / "builds" / pointer.read_text().strip()
-    return folder if (folder / "manifest.json").is_file() else None
+    if not name or "/" in name or name in (".", ".."):
+        return None
+    folder = index_dir / "builds" / name
+    return folder if folder.is_dir() else None
 
 
 def read_manifest(index_dir: Path) -> dict | None:
     folder = current_build(index_dir)
-    return json.loads((folder / "manifest.json").read_text()) if folder else None
+    return load_manifest(folder, index_dir) if folder else None
+
+
+def load_manifest(folder: Path, index_dir: Path) -> dict:
+    """A build's manifest; IndexDamaged when it is missing, unreadable or not what a build of this format writes."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise IndexDamaged(index_dir, "manifest.json missing") from None
+    except (OSError, ValueError):
+        raise IndexDamaged(index_dir, "manifest.json") from None
+    if not isinstance(manifest, dict):
+        raise IndexDamaged(index_dir, "manifest.json")
+    # Another format's manifest is for check_manifest to refuse by its version, not to call damaged.
+    if manifest.get("format_version") == FORMAT_VERSION and not _well_formed(manifest):
+        raise IndexDamaged(index_dir, "manifest.json")
+    return manifest
+
+
+def _well_formed(manifest: dict) -> bool:
+    counts, files, records = manifest.get("counts"), manifest.get("files"), manifest.get("index_files", {})
+    return (isinstance(counts, dict) and all(isinstance(counts.get(k), int) and counts[k] >= 0
+                                             for k in ("articles", "chunks", "sentences"))
+            and isinstance(files, dict) and isinstance(manifest.get("embedding_dim"), int)
+            and isinstance(manifest.get("skipped", []), list) and isinstance(records, dict)
+            and all(isinstance(name, str) and "/" not in name and isinstance(r, dict)
+                    and isinstance(r.get("bytes"), int) for name, r in records.items()))
 
 
 def check_manifest(manifest: dict, settings: Settings, index_dir: Path) -> None:
@@ -94,10 +162,51 @@ def check_manifest(manifest: dict, settings: Settings, index_dir: Path) -> None:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(f"{index_dir}: index format {manifest.get('format_version')} is not this version's "
                             f"({FORMAT_VERSION}); rebuild it with `qa index --rebuild`")
-    for key in ("model", "chunking", "bm25"):
+    for key in ("model", "chunking", "bm25", "max_sentence_chars"):
+        if key == "max_sentence_chars" and key not in manifest:
+            continue  # built before the limit was recorded
         if manifest.get(key) != want[key]:
             raise IndexMismatch(f"{index_dir}: index was built with {key} {manifest.get(key)!r}, but the settings "
                                 f"ask for {want[key]!r}; rebuild it with `qa index --rebuild`")
+
+
+def verify_files(folder: Path, manifest: dict, index_dir: Path) -> None:
+    """Every file the manifest lists is there, with its recorded size (and checksum); builds made before sizes were
+    recorded have nothing to check."""
+    for name, record in manifest.get("index_files", {}).items():
+        try:
+            size = (folder / name).stat().st_size
+        except OSError:
+            raise IndexDamaged(index_dir, f"{name} missing") from None
+        if size != record["bytes"] or ("sha256" in record and _sha256(folder / name) != record["sha256"]):
+            raise IndexDamaged(index_dir, name)
+
+
+def _file_records(folder: Path) -> dict:
+    records = {}
+    for path in sorted(folder.iterdir()):
+        if path.name == "manifest.json":
+            continue
+        size = path.stat().st_size
+        records[path.name] = {"bytes": size, **({"sha256": _sha256(path)} if size <= CHECKSUM_MAX_BYTES else {})}
+    return records
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _damage_named(index_dir: Path, part: str):
+    """What a loader raises on a file that passed the size check but is still corrupt, as IndexDamaged."""
+    try:
+        yield
+    except (OSError, ValueError, RuntimeError, KeyError, IndexError, TypeError, EOFError, sqlite3.Error):
+        raise IndexDamaged(index_dir, part) from None
 
 
 class Index:
@@ -106,11 +215,24 @@ class Index:
     def __init__(self, folder: Path, manifest: dict, settings: Settings):
         self.folder = folder
         self.manifest = manifest
-        n_chunks = manifest["counts"]["chunks"]
-        self.bm25 = BM25Index.load(folder, n_chunks)
-        self.dense = dense_index.load(folder / "chunks.faiss", settings.dense)
-        self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-        self.store = Store(folder / "store.sqlite")
+        index_dir = folder.parent.parent
+        counts = manifest["counts"]
+        n_chunks = counts["chunks"]
+        with _damage_named(index_dir, "bm25 files"):
+            self.bm25 = BM25Index.load(folder, n_chunks)
+        with _damage_named(index_dir, "chunks.faiss"):
+            self.dense = dense_index.load(folder / "chunks.faiss", settings.dense)
+        if self.dense.ntotal != n_chunks:
+            raise IndexDamaged(index_dir, "chunks.faiss")
+        with _damage_named(index_dir, "sentence_vectors.npy"):
+            self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        if self.sentence_vectors.shape != (counts["sentences"], self.dense.d):
+            raise IndexDamaged(index_dir, "sentence_vectors.npy")
+        with _damage_named(index_dir, "store.sqlite"):
+            self.store = Store(folder / "store.sqlite")
+        if len(self.store.chunk_article) != n_chunks or len(self.store.article_dates) != counts["articles"]:
+            self.store.close()
+            raise IndexDamaged(index_dir, "store.sqlite")
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings) -> "Index":
@@ -119,9 +241,13 @@ class Index:
             raise IndexMissing(f"{index_dir}: no index yet; build it with `qa index`")
         if folder is None:
             raise IndexMismatch(f"{index_dir}: not an index this version can read; rebuild it with `qa index --rebuild`")
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = load_manifest(folder, index_dir)
         check_manifest(manifest, settings, index_dir)
+        verify_files(folder, manifest, index_dir)
         return cls(folder, manifest, settings)
+
+    def article_ids(self) -> set[str]:
+        return {row[0] for row in self.store.db.execute("SELECT id FROM articles")}
 
     def chunk_vectors(self, rows) -> np.ndarray:
         if not len(rows):
@@ -140,8 +266,11 @@ class _Lock:
     """One build at a time per index folder."""
 
     def __init__(self, index_dir: Path):
-        index_dir.mkdir(parents=True, exist_ok=True)
-        self.file = open(index_dir / ".lock", "w")
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+            self.file = open(index_dir / ".lock", "w")
+        except OSError as exc:
+            raise IndexWriteError(f"cannot write the index folder {index_dir}: {exc.strerror or exc}") from None
 
     def __enter__(self):
         try:
@@ -157,74 +286,172 @@ class _Lock:
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder | None = None,
-                progress: bool = True) -> BuildReport:
+                progress: bool = True, allow_shrink: bool = False) -> BuildReport:
     """Build or update the index of ``settings.corpus_dir`` in ``settings.index_dir``.
 
     Files whose content is unchanged since the last build keep their vectors; only new or changed ones are embedded,
-    and removed ones leave the index. Raises IngestError when the corpus folder is missing.
+    and removed ones leave the index. A file that cannot be read is skipped with its reason (``report.skipped``). A
+    damaged live index is rebuilt from the corpus. Raises IngestError when the corpus folder is missing, IndexShrink
+    when the build would remove more than half of the index's articles (unless ``allow_shrink``), IndexWriteError
+    when the build cannot be written; the previous index stays live in every case.
     """
     started = time.perf_counter()
     corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
-    report = BuildReport(corpus=display_path(corpus_dir))
-    files = list_corpus(corpus_dir)
+    report = BuildReport(corpus=display_path(corpus_dir), index=display_path(index_dir))
+    scan = scan_corpus(corpus_dir, max_bytes=settings.limits.max_file_bytes)
+    files = scan.files
     with _Lock(index_dir):
-        old = _open_previous(index_dir, settings, rebuild)
+        live = current_build(index_dir)
+        old, damaged = _open_previous(index_dir, settings, rebuild)
         fingerprints = {f.rel_id: f.fingerprint for f in files}
         if old is not None and old.manifest["files"] == fingerprints:
             counts = old.manifest["counts"]
             report.articles, report.chunks, report.sentences = counts["articles"], counts["chunks"], counts["sentences"]
-            report.skipped = [Skipped(**s) for s in old.manifest.get("skipped", [])]
+            report.dim, report.dense_index = old.manifest["embedding_dim"], old.manifest.get("dense_index", {})
+            report.skipped = _sorted([Skipped(**s) for s in old.manifest.get("skipped", [])] + scan.skipped)
             report.up_to_date, report.reused_files = True, len(files)
             report.seconds = time.perf_counter() - started
             old.close()
             return report
         name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
         folder = index_dir / "builds" / name
-        folder.mkdir(parents=True)
         try:
-            _write_build(folder, files, old, settings, encoder, progress, report)
-            if old is not None:
-                report.removed_files = len(set(old.manifest["files"]) - set(fingerprints))
-                old.close()
-                old = None
-            manifest = {
-                **_compat(settings),
-                "embedding_dim": report.dim,
-                "embedding_backend": settings.backend,  # informational: backends give vectors within bf16 rounding
-                "dense_index": report.dense_index,
-                "corpus": str(corpus_dir),
-                "files": fingerprints,
-                "skipped": [asdict(s) for s in report.skipped],
-                "counts": {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences},
-                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "build_seconds": round(time.perf_counter() - started, 3),
-            }
-            (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
-            pointer = index_dir / "CURRENT.tmp"
-            pointer.write_text(name)
-            os.replace(pointer, index_dir / "CURRENT")  # the moment the new build goes live
+            try:
+                previous = _previous_article_ids(old, live)
+                if previous and not allow_shrink:
+                    _check_shrink(_removed_before_build(old, fingerprints, previous), len(previous), settings)
+                folder.mkdir(parents=True)
+                new_ids = _write_build(folder, files, old, settings, encoder, progress, report)
+                if previous:
+                    report.removed_articles = len(previous - new_ids)
+                    if not allow_shrink:
+                        _check_shrink(report.removed_articles, len(previous), settings)
+                if old is not None:
+                    report.removed_files = len(set(old.manifest["files"]) - set(fingerprints))
+                    old.close()
+                    old = None
+                manifest = {
+                    **_compat(settings),
+                    "embedding_dim": report.dim,
+                    "embedding_backend": settings.backend,  # informational: backends give vectors within bf16 rounding
+                    "dense_index": report.dense_index,
+                    "corpus": str(corpus_dir),
+                    "files": fingerprints,
+                    "skipped": [asdict(s) for s in report.skipped],  # files of ``files`` that gave no article
+                    "unread": [asdict(s) for s in scan.skipped],  # files not even fingerprinted (for the record)
+                    "counts": {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences},
+                    "index_files": _file_records(folder),
+                    "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "build_seconds": round(time.perf_counter() - started, 3),
+                }
+                (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+                pointer = index_dir / "CURRENT.tmp"
+                pointer.write_text(name)
+                os.replace(pointer, index_dir / "CURRENT")  # the moment the new build goes live
+            except (OSError, sqlite3.Error) as exc:
+                raise _write_failure(exc, index_dir) from exc
         except BaseException:
             if old is not None:
                 old.close()
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        for stale in (index_dir / "builds").iterdir():
-            if stale.name != name:
-                shutil.rmtree(stale, ignore_errors=True)
+        report.skipped = _sorted(report.skipped + scan.skipped)
+        report.damaged_build = _clear_stale(index_dir, name, damaged)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> Index | None:
-    if rebuild:
+def _sorted(skipped: list[Skipped]) -> list[Skipped]:
+    return sorted(skipped, key=lambda s: s.path)
+
+
+def _open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> tuple[Index | None, Path | None]:
+    """The live index to update (None: build everything), and the live build's folder when it is damaged."""
+    live = current_build(index_dir)
+    try:
+        if not rebuild:
+            return Index.open(index_dir, settings), None
+        if live is not None:  # checked only so that a damaged build is kept aside rather than deleted
+            verify_files(live, load_manifest(live, index_dir), index_dir)
+        return None, None
+    except IndexMissing:
+        return None, None
+    except IndexDamaged as exc:
+        log.warning("index at %s is damaged (%s): rebuilding it from %s", index_dir, exc.part,
+                    display_path(settings.corpus_dir))
+        return None, live
+    except IndexMismatch as exc:
+        if not rebuild:
+            log.info("%s; rebuilding everything", str(exc).split(";")[0])
+        return None, None
+
+
+def _previous_article_ids(old: Index | None, live: Path | None) -> set[str] | None:
+    """Ids of the articles in the live index (what a build could remove); None when they cannot be read."""
+    if old is not None:
+        return old.article_ids()
+    if live is None or not (live / "store.sqlite").is_file():
         return None
     try:
-        return Index.open(index_dir, settings)
-    except IndexMissing:
-        return None
-    except IndexMismatch as exc:
-        log.info("%s; rebuilding everything", str(exc).split(";")[0])
-        return None
+        db = sqlite3.connect(f"file:{live / 'store.sqlite'}?mode=ro", uri=True)
+        try:
+            return {row[0] for row in db.execute("SELECT id FROM articles")}
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None  # a damaged store: nothing to compare with
+
+
+def _removed_before_build(old: Index | None, fingerprints: dict, previous: set[str]) -> int:
+    """The articles a build certainly removes, known before anything is embedded: those of files that are gone (what
+    changed files give is known only after)."""
+    if old is None:  # a full rebuild: only an empty corpus tells in advance
+        return 0 if fingerprints else len(previous)
+    gone = set(old.manifest["files"]) - set(fingerprints)
+    return sum(len(old.store.articles_of_file(f)) for f in gone)
+
+
+def _check_shrink(removed: int, total: int, settings: Settings) -> None:
+    if total and removed > total * SHRINK_LIMIT:
+        raise IndexShrink(
+            f"refusing to remove {removed} of the {total} articles in the index at {settings.index_dir} (more than "
+            f"{SHRINK_LIMIT:.0%}; is {display_path(settings.corpus_dir)} the right, complete corpus folder?): run "
+            f"`qa index --allow-shrink` to remove them")
+
+
+def _write_failure(exc: Exception, index_dir: Path) -> IndexWriteError:
+    """One line for a build that could not be written."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or "disk is full" in text \
+        or "No space left" in text
+    if full:
+        return IndexWriteError(f"disk full while building the index at {index_dir}: the previous index is kept and "
+                               f"the partial build removed")
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else text
+    if isinstance(exc, OSError) and exc.filename:
+        reason = f"{reason}: {exc.filename}"
+    return IndexWriteError(f"could not build the index at {index_dir} ({reason}): the previous index is kept and the "
+                           f"partial build removed")
+
+
+def _clear_stale(index_dir: Path, name: str, damaged: Path | None) -> str | None:
+    """Removes the builds other than the live one, except a damaged one, which is renamed aside; returns where it went.
+    Earlier damaged builds stay too: they are the user's to inspect and delete."""
+    kept = None
+    for stale in (index_dir / "builds").iterdir():
+        if stale.name == name or stale.name.endswith(DAMAGED_SUFFIX):
+            continue
+        if damaged is not None and stale.name == damaged.name:
+            target = stale.with_name(stale.name + DAMAGED_SUFFIX)
+            try:
+                stale.rename(target)
+                kept = display_path(target)
+                log.warning("the damaged build was replaced and kept as %s", kept)
+            except OSError as exc:
+                log.warning("could not move the damaged build %s aside (%s)", stale, exc.strerror or exc)
+            continue
+        shutil.rmtree(stale, ignore_errors=True)
+    return kept
 
 
 @dataclass
@@ -260,14 +487,12 @@ class _Vectors:
 def _parse(source, settings: Settings):
     """Read, clean, split and chunk one file (run ahead of the encoder in a worker thread)."""
     try:
-        articles = read_articles(source)
+        articles = read_articles(source, max_bytes=settings.limits.max_file_bytes)
     except IngestError as exc:
-        return Skipped(display_path(source.path), str(exc))
-    except OSError as exc:
-        return Skipped(display_path(source.path), f"cannot read: {exc.strerror or exc}")
+        return Skipped(skip_path(source.path), str(exc))
     parsed = []
     for article in articles:
-        sentences, windows, texts = article_chunks(article, settings.chunking)
+        sentences, windows, texts = article_chunks(article, settings.chunking, settings.limits.max_sentence_chars)
         parsed.append((article, sentences, windows, texts, [Counter(tokenize(t)) for t in texts]))
     return parsed
 
@@ -285,7 +510,8 @@ def _read_ahead(pool, fn, items, depth: int = 16):
         yield first, future.result()
 
 
-def _write_build(folder, files, old, settings, encoder, progress, report) -> None:
+def _write_build(folder, files, old, settings, encoder, progress, report) -> set[str]:
+    """Writes the build's files into ``folder``; returns the ids of its articles."""
     from tqdm import tqdm
 
     writer = StoreWriter(folder / "store.sqlite")
@@ -295,6 +521,7 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
     encoder = encoder or Encoder.from_settings(settings)
     changed = [f for f in files if old_files.get(f.rel_id) != f.fingerprint]
     changed_ids = {f.rel_id for f in changed}
+    article_ids = set()
     for source in files:
         if source.rel_id not in changed_ids:
             report.reused_files += 1
@@ -303,6 +530,7 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
                 old_s0, sentences = old.store.sentence_ranges(a)
                 old_c0, windows = old.store.chunk_windows(a)
                 s0, c0 = writer.add(article, source.rel_id, sentences, windows)
+                article_ids.add(article.id)
                 vectors.reused_sentences += [(s0 + i, old_s0 + i) for i in range(len(sentences))]
                 vectors.reused_chunks += [(c0 + i, old_c0 + i) for i in range(len(windows))]
                 for w in windows:
@@ -316,6 +544,7 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
                 continue
             for article, sentences, windows, texts, term_counts in parsed:
                 s0, c0 = writer.add(article, source.rel_id, sentences, windows)
+                article_ids.add(article.id)
                 vectors.sentence_rows += range(s0, s0 + len(sentences))
                 vectors.sentence_texts += [article.text[s:e] for s, e in sentences]
                 vectors.chunk_rows += range(c0, c0 + len(windows))
@@ -348,8 +577,13 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> Non
 
     with tqdm(desc="Dense index", unit="chunk", total=len(chunk_vectors), disable=None if progress else True) as bar:
         dense, report.dense_index = dense_index.build(chunk_vectors, settings.dense, progress=bar.update)
-    dense_index.save(dense, folder / "chunks.faiss")
+    try:
+        dense_index.save(dense, folder / "chunks.faiss")
+    except RuntimeError as exc:  # how faiss reports a failed write; its text carries strerror
+        text = str(exc).splitlines()[0] if str(exc) else "write failed"
+        raise OSError(errno.ENOSPC if "No space left" in text else errno.EIO, f"chunks.faiss: {text}") from exc
     np.save(folder / "sentence_vectors.npy", sentence_vectors)
     del dense, chunk_vectors, sentence_vectors  # before BM25 needs its memory
     r = settings.retrieval
     bm25.build(k1=r.bm25_k1, b=r.bm25_b, epsilon=r.bm25_epsilon).save(folder)
+    return article_ids

@@ -49,11 +49,13 @@ def _is_boundary(text: str, match: re.Match, region_end: int) -> bool:
     return True
 
 
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+def split_sentences(text: str, start: int = 0, end: int | None = None,
+                    max_chars: int | None = None) -> list[tuple[int, int]]:
     """Sentence ranges inside ``text[start:end]``, trimmed of surrounding white space.
 
     Line breaks inside the range count as spaces, so hard-wrapped paragraphs split correctly; callers pass one
-    paragraph or line at a time where a line break must end a sentence.
+    paragraph or line at a time where a line break must end a sentence. With ``max_chars``, a longer sentence (a
+    table flattened to one line, a list without full stops) becomes consecutive pieces of at most that many characters.
     """
     end = len(text) if end is None else end
     spans = []
@@ -63,6 +65,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
             spans.append((pos, match.end()))
             pos = match.end()
     spans.append((pos, end))
+    if max_chars:
+        spans = [piece for s, e in spans for piece in _pieces(text, s, e, max_chars)]
     out = []
     for s, e in spans:
         while s < e and text[s].isspace():
@@ -72,6 +76,22 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         if e > s and any(ch.isalnum() for ch in text[s:e]):
             out.append((s, e))
     return out
+
+
+def _pieces(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut into ranges of at most ``max_chars`` characters once trimmed, at the last white space
+    of each window's second half (so no word is cut), else exactly at the limit (one endless "word")."""
+    pieces = []
+    while True:
+        while start < end and text[start].isspace():
+            start += 1
+        if end - start <= max_chars:
+            pieces.append((start, end))
+            return pieces
+        limit = start + max_chars  # < end, so text[limit] exists
+        cut = next((pos for pos in range(limit, start + max_chars // 2, -1) if text[pos].isspace()), limit)
+        pieces.append((start, cut))
+        start = cut
 
 
 STOPWORDS = frozenset("""
