@@ -19,7 +19,7 @@ from eval import datasets  # noqa: E402
 from eval.datasets import load_beir, load_collection, load_squad  # noqa: E402
 from eval.runner import METRIC_KEYS, format_summary, sample  # noqa: E402
 
-ANSWER_CONFIGS = ["bm25", "dense", "hybrid-rrf", "hybrid-convex", "baseline-cosine", "full"]
+ANSWER_CONFIGS = ["bm25", "dense", "hybrid-rrf", "hybrid-convex", "baseline-cosine", "fast", "cross-encoder", "full"]
 RETRIEVAL_ONLY = ["bm25", "dense", "hybrid-rrf", "hybrid-convex"]
 
 SQUAD = {"version": "1.1", "data": [
@@ -145,7 +145,7 @@ def _check_configs(configs: dict, names: list[str]) -> None:
     for name, metrics in configs.items():
         for key, value in metrics.items():
             assert isinstance(value, (int, float)), (name, key)
-            if key.endswith("_ms") or key.endswith("_n"):
+            if key.endswith("_ms") or key.endswith("_n") or key == "noise":  # times, counts
                 assert value >= 0, (name, key)
             else:
                 assert 0.0 <= value <= 1.0, (name, key, value)
@@ -175,9 +175,11 @@ def test_collection_end_to_end(tmp_path):
         assert "recall@100" not in m  # five articles: not measured
         assert m["recall@1"] <= m["recall@5"] <= m["recall@20"]
     full = out["configs"]["full"]
-    assert {"hit@1", "hit@3", "list_recall", "citation_precision", "abstain_precision", "abstain_recall",
-            "wrong_abstain_rate", "p50_ms", "p95_ms", "retrieve_p50_ms", "select_p50_ms"} <= set(full)
+    assert {"hit@1", "hit@3", "noise", "list_recall", "citation_precision", "abstain_precision", "abstain_recall",
+            "wrong_abstain_rate", "abstain_auroc", "p50_ms", "p95_ms", "retrieve_p50_ms", "rerank_p50_ms",
+            "select_p50_ms"} <= set(full)
     assert full["hit@1"] <= full["hit@3"]
+    assert out["configs"]["fast"]["rerank_p50_ms"] < full["rerank_p50_ms"]  # --fast skips the cross-encoder
     base = out["configs"]["baseline-cosine"]
     assert base["abstain_recall"] == 0.0 and "em" not in base  # never abstains, returns no span
     assert out["counts"] == {"answerable": 62, "unanswerable": 14, "list": 16}
@@ -208,6 +210,8 @@ def test_public_dataset_shapes_and_cache(tmp_path, squad_file, beir_folder, monk
     assert s["configs"]["bm25"]["recall@5"] == 1.0  # three paragraphs: every gold one is in the top 5
     assert "abstain_recall" not in s["configs"]["full"]  # every SQuAD question is answerable
     assert "wrong_abstain_rate" in s["configs"]["full"]
+    # Asked with its gold paragraph withheld, a question whose answer is nowhere else is unanswerable: measured.
+    assert s["configs"]["full"]["withheld_n"] >= 1 and "withheld_auroc" in s["configs"]["full"]
     assert len(list((tmp_path / "cache").glob("squad-*/corpus/squad.jsonl"))) == 1
     page = render(run)
     assert "&lt;Lake Vostok&gt;" in page or "q1" not in page  # the question text is escaped where it is listed
