@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -286,14 +287,17 @@ class _Lock:
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder | None = None,
-                progress: bool = True, allow_shrink: bool = False) -> BuildReport:
+                progress: bool = True, allow_shrink: bool = False,
+                checkpoint: Callable[[], None] | None = None) -> BuildReport:
     """Build or update the index of ``settings.corpus_dir`` in ``settings.index_dir``.
 
     Files whose content is unchanged since the last build keep their vectors; only new or changed ones are embedded,
     and removed ones leave the index. A file that cannot be read is skipped with its reason (``report.skipped``). A
     damaged live index is rebuilt from the corpus. Raises IngestError when the corpus folder is missing, IndexShrink
     when the build would remove more than half of the index's articles (unless ``allow_shrink``), IndexWriteError
-    when the build cannot be written; the previous index stays live in every case.
+    when the build cannot be written; the previous index stays live in every case. ``checkpoint`` is called between
+    files, between embedding batches and just before the new build goes live: whatever it raises stops the build
+    there (the partial folder is removed, the previous index stays live) and is raised again.
     """
     started = time.perf_counter()
     corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
@@ -312,6 +316,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
             report.up_to_date, report.reused_files = True, len(files)
             report.seconds = time.perf_counter() - started
             old.close()
+            _clear_stale(index_dir, live.name, None)  # what a killed build left behind (the lock is ours)
             return report
         name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
         folder = index_dir / "builds" / name
@@ -321,7 +326,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
                 if previous and not allow_shrink:
                     _check_shrink(_removed_before_build(old, fingerprints, previous), len(previous), settings)
                 folder.mkdir(parents=True)
-                new_ids = _write_build(folder, files, old, settings, encoder, progress, report)
+                new_ids = _write_build(folder, files, old, settings, encoder, progress, report, checkpoint)
                 if previous:
                     report.removed_articles = len(previous - new_ids)
                     if not allow_shrink:
@@ -345,6 +350,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
                     "build_seconds": round(time.perf_counter() - started, 3),
                 }
                 (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+                if checkpoint is not None:
+                    checkpoint()  # the last moment a build can still be stopped
                 pointer = index_dir / "CURRENT.tmp"
                 pointer.write_text(name)
                 os.replace(pointer, index_dir / "CURRENT")  # the moment the new build goes live
@@ -470,11 +477,11 @@ class _Vectors:
     def pending(self) -> int:
         return len(self.chunk_texts) + len(self.sentence_texts)
 
-    def encode(self, encoder: Encoder, bar, report: BuildReport) -> None:
+    def encode(self, encoder: Encoder, progress, report: BuildReport) -> None:
         if not self.pending():
             return
         started = time.perf_counter()
-        vectors = encoder.encode(self.chunk_texts + self.sentence_texts, progress=bar.update)
+        vectors = encoder.encode(self.chunk_texts + self.sentence_texts, progress=progress)
         report.encode_seconds += time.perf_counter() - started
         report.embedded_texts += len(vectors)
         # Sentence vectors are kept (and stored) in half precision: they only rank a chunk's sentences.
@@ -510,9 +517,12 @@ def _read_ahead(pool, fn, items, depth: int = 16):
         yield first, future.result()
 
 
-def _write_build(folder, files, old, settings, encoder, progress, report) -> set[str]:
-    """Writes the build's files into ``folder``; returns the ids of its articles."""
+def _write_build(folder, files, old, settings, encoder, progress, report, checkpoint=None) -> set[str]:
+    """Writes the build's files into ``folder``; returns the ids of its articles. ``checkpoint`` is called between
+    files and embedding batches."""
     from tqdm import tqdm
+
+    check = checkpoint or (lambda: None)
 
     writer = StoreWriter(folder / "store.sqlite")
     vectors = _Vectors()
@@ -523,6 +533,7 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> set
     changed_ids = {f.rel_id for f in changed}
     article_ids = set()
     for source in files:
+        check()
         if source.rel_id not in changed_ids:
             report.reused_files += 1
             for a in old.store.articles_of_file(source.rel_id):
@@ -537,7 +548,12 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> set
                     bm25.add(Counter(tokenize(chunk_text(article, sentences, w))))
     # New and changed files: parsed in a worker thread while the encoder (which releases the GIL) embeds earlier ones.
     with ThreadPoolExecutor(1) as pool, tqdm(desc="Embedding", unit="text", disable=None if progress else True) as bar:
+        def step(n: int) -> None:
+            bar.update(n)
+            check()
+
         for source, parsed in _read_ahead(pool, lambda f: _parse(f, settings), changed):
+            check()
             if isinstance(parsed, Skipped):
                 report.skipped.append(parsed)
                 log.debug("skipped %s", parsed)  # reported by the caller from report.skipped, once
@@ -552,8 +568,8 @@ def _write_build(folder, files, old, settings, encoder, progress, report) -> set
                 for counts in term_counts:
                     bm25.add(counts)
             if vectors.pending() >= ENCODE_BLOCK:
-                vectors.encode(encoder, bar, report)
-        vectors.encode(encoder, bar, report)
+                vectors.encode(encoder, step, report)
+        vectors.encode(encoder, step, report)
     writer.close()
     report.articles, report.sentences, report.chunks = writer.n_articles, writer.n_sentences, writer.n_chunks
 

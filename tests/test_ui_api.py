@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,24 @@ def _message_text(message: dict) -> str:
 def _collection(client) -> dict[str, list]:
     table = client.predict(api_name="/collection")
     return {row[3]: row for row in table["data"]}  # file -> [title, date, chunks, file]
+
+
+def wait_job(client, job_id: str, until=lambda job: job["state"] not in ("queued", "running", "cancelling"),
+             timeout: float = 300) -> dict:
+    """Polls /jobs until the job satisfies ``until`` (by default: it is over); returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = next(j for j in client.predict(api_name="/jobs") if j["id"] == job_id)
+        if until(job):
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job['state']} after {timeout} s: {job}"
+        time.sleep(0.25)
+
+
+def _upload(client, files) -> tuple[str, dict]:
+    """Uploads, waits for the job; returns its report and the collection table."""
+    job = wait_job(client, client.predict(files, api_name="/upload")["id"])
+    return job["report"], client.predict(api_name="/collection")
 
 
 def test_ask_san_francisco_returns_the_cli_json(ui_server, ui_client):
@@ -107,7 +126,7 @@ Fishermen in Velmora had asked for protection from winter storm surges for a dec
 def test_upload_a_file_and_ask_about_it(ui_server, ui_client, tmp_path):
     path = tmp_path / "velmora_barrier.md"
     path.write_text(FACT_ARTICLE, encoding="utf-8")
-    report, table = ui_client.predict([handle_file(str(path))], api_name="/upload")
+    report, table = _upload(ui_client, [handle_file(str(path))])
     assert "\u2713 velmora_barrier.md: added" in report and "1 of 1 file added" in report
     rows = {row[3]: row for row in table["data"]}
     assert rows["velmora_barrier.md"][0] == "Velmora harbour council approves tide barrier"
@@ -132,7 +151,7 @@ def test_upload_bad_files_each_get_a_reason_and_the_good_one_goes_in(ui_server, 
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
-    report, table = ui_client.predict([handle_file(str(tmp_path / n)) for n in files], api_name="/upload")
+    report, table = _upload(ui_client, [handle_file(str(tmp_path / n)) for n in files])
     lines = report.splitlines()
     assert "\u2717 empty.txt: empty file" in lines
     assert "\u2717 binary.txt: binary file, not text" in lines
@@ -152,12 +171,12 @@ def test_upload_same_name_other_content_is_kept_apart(ui_server, ui_client, tmp_
     for path, day in ((first, "Monday"), (second, "Friday")):
         path.parent.mkdir()
         path.write_text(f"# Ferry timetable\n\nThe new island ferry timetable starts on {day} next week.\n")
-    ui_client.predict([handle_file(str(first))], api_name="/upload")
-    report, _ = ui_client.predict([handle_file(str(second))], api_name="/upload")
+    _upload(ui_client, [handle_file(str(first))])
+    report, _ = _upload(ui_client, [handle_file(str(second))])
     assert "saved as ferry-1.txt" in report
     assert "Monday" in (ui_server.corpus / "ferry.txt").read_text()
     assert "Friday" in (ui_server.corpus / "ferry-1.txt").read_text()
-    report, _ = ui_client.predict([handle_file(str(first))], api_name="/upload")
+    report, _ = _upload(ui_client, [handle_file(str(first))])
     assert "unchanged \u2014 already in the collection as ferry.txt" in report and "0 of 1 file added" in report
 
 
@@ -173,3 +192,123 @@ def test_auth_is_required_when_asked_for(ui_server, tmp_path):
         client = Client(server.url, auth=("alice", "s3cret"), verbose=False, download_files=False)
         got = client.predict(SF_QUESTION, api_name="/ask")
         assert {c["article_id"] for c in got["citations"]} <= SF_GOLD
+
+
+# --- uploads as background jobs ----------------------------------------------------------------------------------------
+
+ACTIVE = ("queued", "running", "cancelling")
+BRIDGE_ARTICLE = """# Orlen river footbridge reopens
+
+The Orlen river footbridge reopened on Saturday after repairs that cost 2.4 million crowns.
+The bridge had been closed since a barge struck one of its piers in March.
+"""
+
+
+def long_article(topic: str, sentences: int) -> str:
+    """An article whose embedding takes many seconds on a CPU (distinct sentences, in paragraphs)."""
+    lines = [f"# The {topic} ledger", ""]
+    for n in range(sentences):
+        lines.append(f"Entry {n} of the {topic} ledger records that crate {n * 37 % 1009} left dock {n % 89} "
+                     f"for the {topic} depot on day {n % 365} with {n % 13 + 2} crew aboard.")
+        if n % 8 == 7:
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def corpus_state(corpus: Path) -> list[tuple[str, bytes]]:
+    """Every entry under the corpus folder, hidden ones included, with its bytes."""
+    return sorted((p.relative_to(corpus).as_posix(), p.read_bytes() if p.is_file() else b"")
+                  for p in corpus.rglob("*"))
+
+
+def index_state(index_dir: Path) -> tuple[str, list[str]]:
+    """The live build's name and every build folder."""
+    return (index_dir / "CURRENT").read_text(), sorted(p.name for p in (index_dir / "builds").iterdir())
+
+
+def _job(client, job_id: str) -> dict:
+    return next(j for j in client.predict(api_name="/jobs") if j["id"] == job_id)
+
+
+def _indexing(job: dict) -> bool:
+    return job["state"] == "running" and all(f["state"] == "indexing" for f in job["files"])
+
+
+def test_upload_returns_a_job_at_once_and_is_answered_after_it_completes(ui_server, ui_client, tmp_path):
+    path = tmp_path / "orlen_footbridge.md"
+    path.write_text(BRIDGE_ARTICLE, encoding="utf-8")
+    job = ui_client.predict([handle_file(str(path))], api_name="/upload")
+    assert job["state"] in ("queued", "running")  # returned before the work, not after it
+    assert set(job) >= {"id", "state", "position", "files", "report"}
+    assert [f["name"] for f in job["files"]] == ["orlen_footbridge.md"]
+
+    done = wait_job(ui_client, job["id"])
+    assert done["state"] == "done", done
+    assert "\u2713 orlen_footbridge.md: added" in done["report"] and "1 of 1 file added" in done["report"]
+    assert done["files"][0] == {"name": "orlen_footbridge.md", "state": "added", "note": "saved as orlen_footbridge.md",
+                                "saved_as": "orlen_footbridge.md"}
+    assert "orlen_footbridge.md" in _collection(ui_client)
+    assert not (ui_server.corpus / ".uploads").exists()  # the staging folder goes once no job needs it
+    got = ui_client.predict("How much did the Orlen footbridge repairs cost?", api_name="/ask")
+    assert got["citations"][0]["article_id"] == "orlen_footbridge" and "2.4 million crowns" in got["answer"]
+
+
+def test_a_cancelled_upload_leaves_the_corpus_and_the_index_as_they_were(ui_server, ui_client, tmp_path):
+    corpus_before, index_before = corpus_state(ui_server.corpus), index_state(ui_server.index_dir)
+    collection_before = _collection(ui_client)
+    path = tmp_path / "ledger_cancel.txt"
+    path.write_text(long_article("Halvard", 1500), encoding="utf-8")
+    job = ui_client.predict([handle_file(str(path))], api_name="/upload")
+    wait_job(ui_client, job["id"], until=_indexing)  # in the corpus folder, being embedded
+
+    asked = ui_client.predict(job["id"], api_name="/cancel")
+    assert asked["state"] in ("cancelling", "cancelled")
+    over = wait_job(ui_client, job["id"])
+    assert over["state"] == "cancelled", over
+    assert "\u2717 ledger_cancel.txt: cancelled, not added" in over["report"]
+    assert corpus_state(ui_server.corpus) == corpus_before  # staging folder included: nothing left anywhere
+    assert index_state(ui_server.index_dir) == index_before  # the same live build, no partial build beside it
+    assert _collection(ui_client) == collection_before
+    with pytest.raises(AppError, match="no upload job"):
+        ui_client.predict("no-such-job", api_name="/cancel")
+
+
+def test_a_second_upload_waits_its_turn_and_questions_are_answered_meanwhile(ui_server, ui_client, tmp_path):
+    corpus_before = corpus_state(ui_server.corpus)
+    big, small = tmp_path / "ledger_first.txt", tmp_path / "ledger_second.md"
+    big.write_text(long_article("Marrow", 1500), encoding="utf-8")
+    small.write_text(BRIDGE_ARTICLE.replace("Orlen", "Pellis"), encoding="utf-8")
+    first = ui_client.predict([handle_file(str(big))], api_name="/upload")
+    wait_job(ui_client, first["id"], until=_indexing)
+
+    second = ui_client.predict([handle_file(str(small))], api_name="/upload")
+    assert second["state"] == "queued" and second["position"] == 1, second
+    listed = ui_client.predict(api_name="/jobs")
+    assert [j["id"] for j in listed[:2]] == [first["id"], second["id"]]  # the running job, then the queue
+    assert listed[1]["position"] == 1 and listed[1]["files"][0]["state"] == "waiting"
+
+    started = time.monotonic()
+    got = ui_client.predict(SF_QUESTION, api_name="/ask")  # answered from the live index while the job runs
+    assert not got["abstained"] and {c["article_id"] for c in got["citations"]} <= SF_GOLD
+    assert _job(ui_client, first["id"])["state"] == "running", "the question waited for the upload job"
+    assert time.monotonic() - started < 60
+
+    assert ui_client.predict(second["id"], api_name="/cancel")["state"] == "cancelled"  # queued: at once
+    ui_client.predict(first["id"], api_name="/cancel")
+    assert wait_job(ui_client, first["id"])["state"] == "cancelled"
+    assert corpus_state(ui_server.corpus) == corpus_before
+
+
+def test_user_errors_are_one_line_in_the_server_log(ui_server, ui_client):
+    tracebacks = ui_server.log().count("Traceback")
+    with pytest.raises(AppError, match="empty"):
+        ui_client.predict("", api_name="/ask")
+    with pytest.raises(AppError, match="greater than maximum"):
+        ui_client.predict(SF_QUESTION, [], 99, "hybrid", None, None, False, False, api_name="/chat")
+    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "2024-13-45", None, False, False, api_name="/chat")
+    assert "not a date" in _message_text(history[-1])
+    log = ui_server.log()
+    assert "question refused: the question is empty" in log
+    assert "setting refused: Number of sources: Value 99 is greater than maximum value 20." in log
+    assert "question refused: from date '2024-13-45' is not a date (YYYY-MM-DD)" in log
+    assert log.count("Traceback") == tracebacks

@@ -1,9 +1,13 @@
 """The chat page (``qa ui``): a gradio Blocks app over one ``Assistant`` loaded once at start.
 
 What a browser gets: a chat whose answers quote the articles with ``[n]`` markers and numbered, collapsible sources;
-example questions; settings in a side panel; uploads that go into the running index. What a script gets
-(``gradio_client``): ``/ask`` (question -> the JSON object of ``qa ask --json``), ``/upload`` (files -> report and
-collection) and ``/collection``.
+example questions; settings in a side panel; uploads that go into the running index as background jobs (``ui/jobs.py``)
+whose progress the page polls. What a script gets (``gradio_client``): ``/ask`` (question -> the JSON object of
+``qa ask --json``), ``/upload`` (files -> the queued job, at once), ``/jobs`` (every job, with per-file progress),
+``/cancel`` (job id -> the job) and ``/collection``.
+
+User errors (an empty question, a setting out of range, a bad date, a refused file) are logged as one line; only
+unexpected failures are logged with their traceback.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from qa.retrieve import MODES, DateRange  # noqa: E402
 from qa.types import Answer  # noqa: E402
 
 from . import render  # noqa: E402
-from .uploads import Saved, save_upload  # noqa: E402
+from .jobs import ACTIVE, SHOWN_FINISHED, JobError, UploadJobs  # noqa: E402
 
 log = logging.getLogger("qa.ui")
 
@@ -41,6 +45,7 @@ EXAMPLES = [
 COLLECTION_HEADERS = ["Title", "Date", "Chunks", "File"]
 MAX_K = 20
 MAX_UPLOAD = "25mb"
+JOB_POLL_SECONDS = 1.0  # how often the page asks for the progress of running upload jobs
 
 CSS = """
 .qa-answer { line-height: 1.55; }
@@ -71,13 +76,31 @@ def parse_date(value, label: str) -> str | None:
         raise ValueError(f"{label} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def one_line_refusals(*components) -> None:
+    """gradio checks a setting's value itself (a slider's range, a date field's "now - ..." syntax) before our handler
+    runs, and prints the traceback of its refusal; this makes that refusal what ours are: one line in the log, the
+    message to the user, no traceback. (On the instances: their preprocess is what gradio calls.)"""
+    import gradio as gr
+
+    for component in components:
+        def preprocess(payload, _check=component.preprocess, _label=component.label or "setting"):
+            try:
+                return _check(payload)
+            except (gr.Error, ValueError) as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                log.info("setting refused: %s: %s", _label, message)
+                raise gr.Error(f"{_label}: {message}", print_exception=False) from None
+
+        component.preprocess = preprocess
+
+
 class ChatApp:
     """The page's behaviour, independent of its layout: asking, rendering, uploading, listing the collection."""
 
     def __init__(self, assistant: Assistant):
         self.assistant = assistant
         self.settings = assistant.settings
-        self._upload_lock = threading.Lock()
+        self.jobs = UploadJobs(assistant, describe=self._chunks_of)  # recovers what a stopped server left first
 
     # -- asking -------------------------------------------------------------------------------------------------------
 
@@ -111,11 +134,13 @@ class ChatApp:
         history = list(history or [])
         question = (question or "").strip()
         if not question:
+            log.info("question refused: the question is empty")
             return history, ""
         try:
             answer = self.ask(question, k, mode, start, end, fast)
             reply = self._render(answer, bool(show_scores))
-        except ValueError as exc:
+        except ValueError as exc:  # the user's mistake: one line in the log, no traceback
+            log.info("question refused: %s", exc)
             reply = render.error_html(str(exc))
         except Exception as exc:  # shown in the chat, not lost in a toast; the details go to the server log
             log.exception("answering %r failed", question)
@@ -156,47 +181,36 @@ class ChatApp:
 
     # -- uploads ------------------------------------------------------------------------------------------------------
 
-    def upload(self, files) -> tuple[str, list[list]]:
-        """Saves the uploaded files into the corpus folder, indexes them incrementally, reports one line per file."""
+    def upload(self, files) -> dict:
+        """Queues the uploaded files as one background job; returns the job (id, state, queue position, files) at
+        once. Raises JobError (one line) when they cannot even be staged."""
         paths = [Path(f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", f)) for f in (files or [])]
-        if not paths:
-            return "No files uploaded.", self.collection()
-        corpus = self.settings.corpus_dir
-        with self._upload_lock:
-            started = time.perf_counter()
-            results: list[Saved] = [save_upload(p, corpus) for p in paths]
-            new = {r.path.resolve(): r for r in results if r.new}
-            if new:
-                try:
-                    report = self.assistant.update()
-                    bad = [s for s in report.skipped if Path(s.path).resolve() in new]
-                    for s in bad:  # the reader accepted it before, the build did not: take it out again
-                        r = new.pop(Path(s.path).resolve())
-                        r.path.unlink(missing_ok=True)
-                        r.ok, r.new, r.note = False, False, s.reason
-                    if bad:
-                        self.assistant.update()
-                except Exception as exc:  # the index stays as it was: take the new files out again
-                    log.exception("indexing the uploads failed")
-                    for r in new.values():
-                        r.path.unlink(missing_ok=True)
-                        r.ok, r.new, r.note = False, False, f"indexing failed, nothing was added: {exc}"
-            lines = []
-            for r in results:
-                if r.ok:
-                    try:
-                        parts = self._chunks_of(r.path)
-                    except (ValueError, sqlite3.Error):
-                        parts = []
-                    what = "; ".join(f"\u201c{t}\u201d ({c} chunk{'s' if c != 1 else ''})" for t, c in parts)
-                    lines.append(f"\u2713 {r.name}: {'added' if r.new else 'unchanged'} \u2014 {r.note}"
-                                 + (f" \u2014 {what}" if what else ""))
-                else:
-                    lines.append(f"\u2717 {r.name}: {r.note}")
-            added = sum(1 for r in results if r.new)
-            lines.append(f"{added} of {len(results)} file{'s' if len(results) != 1 else ''} added "
-                         f"({time.perf_counter() - started:.1f} s).")
-        return "\n".join(lines), self.collection()
+        job = self.jobs.submit([(p, p.name) for p in paths])
+        return self.jobs.as_json(job)
+
+    def cancel(self, job_id: str) -> dict:
+        return self.jobs.as_json(self.jobs.cancel(job_id))
+
+    def jobs_text(self) -> str:
+        """The upload report of the page: the active jobs, then the last few finished ones, each with its files."""
+        jobs = self.jobs.snapshot()  # active ones first
+        active = [j for j in jobs if j["state"] in ACTIVE]
+        blocks = []
+        for job in active + jobs[len(active):len(active) + SHOWN_FINISHED]:
+            n = len(job["files"])
+            where = f", position {job['position']} in the queue" if job["position"] else ""
+            head = f"Job {job['id']}: {job['state']}{where} ({n} file{'s' if n != 1 else ''})"
+            blocks.append("\n".join([head, job["report"]]))
+        return "\n\n".join(blocks)
+
+    def cancellable(self) -> list[tuple[str, str]]:
+        """(label, id) of the jobs that can still be cancelled, for the page's job picker."""
+        out = []
+        for job in self.jobs.snapshot():
+            if job["state"] in ("queued", "running"):
+                names = ", ".join(f["name"] for f in job["files"])
+                out.append((f"{job['id']} ({job['state']}): {names}"[:120], job["id"]))
+        return out
 
 
 def build_app(assistant: Assistant, *, examples: list[str] | None = None):
@@ -243,12 +257,21 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
             with gr.Column(scale=2, min_width=320):
                 files = gr.File(label="Add articles (.txt, .md, .pdf, .html)", file_count="multiple",
                                 type="filepath", elem_id="qa-upload")
-                upload_report = gr.Textbox(label="Upload report", interactive=False, lines=3, max_lines=12,
+                upload_report = gr.Textbox(label="Upload jobs", interactive=False, lines=3, max_lines=16,
                                            elem_id="qa-upload-report")
+                with gr.Row(equal_height=True):
+                    job_pick = gr.Dropdown(choices=[], value=None, label="Job", elem_id="qa-job", scale=3,
+                                           interactive=True, info="a queued or running upload job")
+                    cancel_btn = gr.Button("Cancel job", elem_id="qa-cancel", scale=1, min_width=80)
                 table = gr.Dataframe(headers=COLLECTION_HEADERS, datatype=["str", "str", "number", "str"],
                                      label="Collection", interactive=False, wrap=True, elem_id="qa-collection",
                                      max_height=520, latex_delimiters=[], line_breaks=False,
                                      column_widths=["46%", "20%", "12%", "22%"])
+                # The /upload API (files in, the queued job out), apart from the page's own upload event.
+                api_files = gr.File(file_count="multiple", type="filepath", visible=False)
+                api_job = gr.JSON(visible=False)
+        poll = gr.Timer(JOB_POLL_SECONDS, active=False)  # on while a job is queued or running
+        shown = gr.State(-1)  # the jobs' generation whose collection the table shows
 
         inputs = [k, mode, start, end, fast, scores]
         question.submit(chat.respond, [question, chatbot, *inputs], [chatbot, question], api_name="chat",
@@ -260,16 +283,74 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
                       concurrency_limit=8, concurrency_id="ask")
         clear_btn.click(lambda: ([], ""), None, [chatbot, question], api_visibility="private", queue=False)
 
-        def upload(paths: list[str] | None):
-            """Adds files (.txt .md .pdf .html .htm .jsonl) to the collection; returns the report and the collection."""
-            report, rows = chat.upload(paths)
-            refused = sum(1 for line in report.splitlines() if line.startswith("\u2717"))
-            if refused:
-                gr.Warning(f"{refused} file{'s were' if refused != 1 else ' was'} not added: see the upload report")
-            return report, rows
+        one_line_refusals(k, mode, start, end)
+        job_outputs = [upload_report, table, job_pick, poll, shown]
 
-        files.upload(upload, files, [upload_report, table], api_name="upload", concurrency_limit=1).then(
+        def page_jobs(generation, picked, table_rows=True):
+            """The upload report, the collection once a job has changed it, the job picker, and whether to go on
+            polling."""
+            current = chat.jobs.generation
+            choices = chat.cancellable()
+            ids = [job_id for _, job_id in choices]
+            picked = picked if picked in ids else (ids[0] if ids else None)
+            active = any(j["state"] in ACTIVE for j in chat.jobs.snapshot())
+            rows = chat.collection() if table_rows and current != generation else gr.skip()
+            return (chat.jobs_text(), rows, gr.update(choices=choices, value=picked), gr.Timer(active=active),
+                    current if table_rows else generation)
+
+        def page_upload(paths: list[str] | None, generation, picked):
+            try:
+                picked = chat.upload(paths)["id"]
+            except JobError as exc:
+                log.warning("upload refused: %s", exc)
+                gr.Warning(str(exc))
+            return page_jobs(generation, picked)
+
+        def page_cancel(job_id, generation):
+            if job_id:
+                try:
+                    chat.cancel(job_id)
+                except JobError as exc:
+                    log.info("cancel refused: %s", exc)
+                    gr.Warning(str(exc))
+            return page_jobs(generation, job_id)
+
+        files.upload(page_upload, [files, shown, job_pick], job_outputs, api_visibility="private").then(
             lambda: None, None, files, api_visibility="private", queue=False)
+        cancel_btn.click(page_cancel, [job_pick, shown], job_outputs, api_visibility="private")
+        poll.tick(page_jobs, [shown, job_pick], job_outputs, api_visibility="private", queue=False)
+        # The collection itself comes with /collection at load; this shows the jobs a restart resumed.
+        demo.load(lambda picked: page_jobs(chat.jobs.generation, picked, table_rows=False), [job_pick],
+                  job_outputs, api_visibility="private")
+
+        def upload(paths: list[str] | None) -> dict:
+            """Queues files (.txt .md .pdf .html .htm .jsonl) to be added to the collection, as one job; returns
+            the job at once: id, state, position in the queue, files (each with its state and note), report."""
+            try:
+                return chat.upload(paths)
+            except JobError as exc:
+                log.warning("upload refused: %s", exc)
+                raise gr.Error(str(exc), print_exception=False) from None
+
+        api_files.upload(upload, api_files, api_job, api_name="upload")
+
+        def jobs() -> list[dict]:
+            """Every upload job the server remembers, the queued and running ones first: id, state (queued,
+            running, cancelling, done, cancelled, failed, interrupted), position in the queue, files, report."""
+            return chat.jobs.snapshot()
+
+        gr.api(jobs, api_name="jobs", concurrency_limit=None)
+
+        def cancel(job_id: str) -> dict:
+            """Cancels an upload job (queued: at once; running: before it commits, leaving the collection as it
+            was); returns the job."""
+            try:
+                return chat.cancel(job_id)
+            except JobError as exc:
+                log.info("cancel refused: %s", exc)
+                raise gr.Error(str(exc), print_exception=False) from None
+
+        gr.api(cancel, api_name="cancel", concurrency_limit=None)
 
         def collection() -> list[list]:
             """The articles in the index: title, date, chunk count, file."""
@@ -282,8 +363,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
             that `qa ask --json` prints (question, answer, abstained, confidence, sentences, citations, timings_ms)."""
             try:
                 return chat.ask(question).to_json()
-            except ValueError as exc:
-                raise gr.Error(str(exc)) from None
+            except ValueError as exc:  # the user's mistake: one line in the log, no traceback
+                log.info("question refused: %s", exc)
+                raise gr.Error(str(exc), print_exception=False) from None
 
         gr.api(ask, api_name="ask", concurrency_limit=8, concurrency_id="ask")
 
@@ -350,5 +432,6 @@ def run(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        demo.chat_app.jobs.close(timeout=10)  # a running upload job is put back, to run again at the next start
         demo.close()
     return 0

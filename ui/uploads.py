@@ -12,6 +12,10 @@ Rules, whatever name the browser or a script sends:
   or link is never overwritten or followed); when another file already uses the name - or the same name with another
   suffix, which would give two articles one id - a numeric suffix is added (``name-1.txt``); a file with exactly the
   same bytes under the same name is recognised as already there.
+
+``save_upload`` applies them all at once. The background upload jobs (``ui/jobs.py``) use the two halves:
+``check_upload`` (everything short of writing) on a copy staged beside the corpus, then ``place``, which puts that
+copy into the corpus by a hard link, so the file appears there whole, in one step.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from qa.ingest import SUFFIXES, IngestError, SourceFile, read_articles
 
@@ -38,6 +43,15 @@ class Saved:
     note: str  # the one-line reason when refused; what happened otherwise
     path: Path | None = None  # where it is in the corpus folder
     new: bool = False  # written now (False: refused, or the same file was already there)
+
+
+@dataclass
+class Accepted:
+    """An upload that passed every check short of writing: its safe file name and its bytes."""
+
+    name: str  # the name it was uploaded with
+    filename: str  # the safe name it goes in under (before any numeric suffix)
+    data: bytes
 
 
 def safe_filename(name: str) -> str:
@@ -87,8 +101,9 @@ def check_readable(filename: str, data: bytes) -> int:
         return len(read_articles(SourceFile(path, Path(filename).stem, "")))
 
 
-def save_upload(source: Path, corpus: Path, name: str | None = None) -> Saved:
-    """Copies one uploaded file (at ``source``, uploaded as ``name``) into ``corpus`` by the rules above."""
+def check_upload(source: Path, name: str | None = None) -> Accepted | Saved:
+    """The rules above short of writing, for one uploaded file (at ``source``, uploaded as ``name``): the Accepted
+    upload, or a refused Saved with its one-line reason."""
     name = name or source.name
     filename = safe_filename(name)
     suffix = Path(filename).suffix
@@ -108,6 +123,30 @@ def save_upload(source: Path, corpus: Path, name: str | None = None) -> Saved:
     except Exception as exc:  # a reader failure the library does not name: still one line, still only this file
         first = str(exc).splitlines()[0] if str(exc) else "unreadable"
         return Saved(name, False, f"cannot read ({type(exc).__name__}: {first})")
+    return Accepted(name, filename, data)
+
+
+def _write_new(path: Path, data: bytes, staged: Path | None) -> None:
+    """Creates ``path`` exclusively (never overwriting, never following an existing link): as a hard link to the
+    complete ``staged`` copy when there is one (the file appears whole, at once), else by writing ``data``."""
+    if staged is not None:
+        try:
+            os.link(staged, path)
+            return
+        except FileExistsError:
+            raise
+        except OSError:  # a filesystem without hard links: write the bytes instead
+            pass
+    with open(path, "xb") as f:
+        f.write(data)
+
+
+def place(upload: Accepted, corpus: Path, *, staged: Path | None = None,
+          before_write: Callable[[Path], None] | None = None) -> Saved:
+    """Puts an accepted upload into ``corpus`` by the rules above (a free name, exclusive creation). ``staged`` is a
+    complete copy of its bytes on the corpus's disk, linked into place; ``before_write`` is told the path first (the
+    upload jobs record it, to take the file out again if the job does not complete)."""
+    name, filename, data = upload.name, upload.filename, upload.data
     corpus_real = corpus.resolve()
     path, already = destination(corpus_real, filename, data)
     if already:
@@ -115,9 +154,18 @@ def save_upload(source: Path, corpus: Path, name: str | None = None) -> Saved:
     if path.parent.resolve() != corpus_real or path.name in ("", ".", ".."):
         return Saved(name, False, "refused: the name does not lead into the corpus folder")
     try:
-        with open(path, "xb") as f:  # exclusive: never overwrites, never writes through an existing link
-            f.write(data)
+        if before_write is not None:
+            before_write(path)
+        _write_new(path, data, staged)
     except OSError as exc:
         return Saved(name, False, f"cannot write into the corpus folder: {exc.strerror or exc}")
     note = f"saved as {path.name}" + (" (a different file already had its name)" if path.name != filename else "")
     return Saved(name, True, note, path, new=True)
+
+
+def save_upload(source: Path, corpus: Path, name: str | None = None) -> Saved:
+    """Copies one uploaded file (at ``source``, uploaded as ``name``) into ``corpus`` by the rules above."""
+    checked = check_upload(source, name)
+    if isinstance(checked, Saved):
+        return checked
+    return place(checked, corpus)
