@@ -58,8 +58,9 @@ class CandidateFinder:
         cfg = self.settings
         kind = question_kind(question)
         sentences, rows, retrieval, position, context = self._sentences(hits, expand=kind.is_list)
-        vectors = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32).reshape(len(rows), -1)
-        dense = vectors @ query_vector.astype(np.float32) if len(rows) else np.zeros(0, dtype=np.float32)
+        vectors = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32).reshape(
+            len(rows), self.index.sentence_vectors.shape[1])  # also when there are no rows (nothing retrieved)
+        dense = vectors @ query_vector.astype(np.float32)
         focus, topic = self._term_weights(question)
         lexical = np.array([self._overlap(focus, topic, s.text, context[s.article_id]) for s in sentences])
         typed = np.array([self._has_type(kind, question, s.text) for s in sentences])
