@@ -147,12 +147,14 @@ def _best(probabilities: np.ndarray) -> float:
     return float(probabilities.max()) if len(probabilities) else 0.0
 
 
-def choose_threshold(answerable: list[float], unanswerable: list[float]) -> float:
-    """The abstention threshold that best separates the two (Youden's J: abstain recall minus wrong abstentions)."""
-    a, u = np.asarray(answerable), np.asarray(unanswerable)
-    grid = np.unique(np.concatenate([a, u]))
-    j = [(u < t).mean() - (a < t).mean() for t in grid]
-    return float(grid[int(np.argmax(j))])
+def choose_threshold(answerable: list[float], unanswerable: list[float], wrong_share: float = 0.05) -> float:
+    """The abstention threshold that refuses the most unanswerable questions while refusing at most ``wrong_share``
+    of the answerable ones (a refused answerable question costs a user more than an extra refusal gains)."""
+    a, u = np.sort(np.asarray(answerable)), np.asarray(unanswerable)
+    threshold = float(a[int(np.floor(wrong_share * len(a)))]) if len(a) else 0.0
+    log.info("abstention threshold %.3f: refuses %.1f%% of withheld, %.1f%% of answerable tune questions", threshold,
+             100 * (u < threshold).mean() if len(u) else 0.0, 100 * (a < threshold).mean() if len(a) else 0.0)
+    return threshold
 
 
 def choose_keep_share(selector, fitted: list, combiner, answers: list[list[str]]) -> tuple[float, list]:

@@ -4,7 +4,8 @@ other.
 It is the bundled all-MiniLM-L6-v2 with a LoRA adapter (peft) on its attention and feed-forward layers and a linear
 head over the mean-pooled tokens. Only the adapter and the head are stored (``qa/models/reranker/``, about 1.4 MB in
 half precision, with its model card); the base weights are the ones the encoder already ships, so nothing is
-downloaded. At load time the adapter is merged into the base weights, so scoring costs exactly a MiniLM forward pass.
+downloaded. At load time the adapter is merged into the base weights and the linear layers are quantized to int8, so
+scoring costs one MiniLM forward pass in int8.
 The same file holds the combiners fitted with it (``qa.combine``). Training: ``eval/train_reranker.py``.
 """
 from __future__ import annotations
@@ -95,8 +96,8 @@ def tokenize_pairs(tokenizer, questions: list[str], texts: list[str], max_length
 
 
 def half_precision(device: str):
-    """bfloat16 autocast where the hardware computes it natively (CUDA, or a CPU with AVX-512 BF16/AMX: about 1.5x
-    faster here, for training and scoring alike); full precision elsewhere."""
+    """bfloat16 autocast for training where the hardware computes it natively (CUDA, or a CPU with AVX-512 BF16/AMX:
+    about 1.4x faster here); full precision elsewhere."""
     import torch
 
     if device == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -143,6 +144,11 @@ class Reranker:
         module.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
         module.encoder = module.encoder.merge_and_unload()  # scoring then costs a plain forward pass
         module.eval()
+        # int8 weights for the linear layers (dynamic quantization): 1.6x faster than bfloat16 here, and the
+        # combiners are fitted on these very scores, so their calibration holds
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao's notice that this API is moving to torchao
+            module = torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
         tokenizer = AutoTokenizer.from_pretrained(resolve_model(self.config["base_model"]))
         torch.set_grad_enabled(False)
         return module, tokenizer
@@ -153,7 +159,7 @@ class Reranker:
 
         if not texts:
             return np.zeros(0)
-        with torch.inference_mode(), half_precision("cpu"):
+        with torch.inference_mode():
             batch = tokenize_pairs(self.tokenizer, [question] * len(texts), texts, self.config["max_length"])
             return self.model(**batch).float().numpy().astype(np.float64)
 
