@@ -45,8 +45,10 @@ RETRIEVAL_CONFIGS = {  # name: (mode, fusion)
     "hybrid-rrf": ("hybrid", "rrf"),
     "hybrid-convex": ("hybrid", "convex"),
 }
-BASELINE, FAST, CROSS, FULL = "baseline-cosine", "fast", "cross-encoder", "full"
-ANSWER_CONFIGS = {FAST: None, CROSS: "cross-encoder", FULL: "full"}  # name: the reranker's combiner (None: --fast)
+BASELINE, FAST, CROSS, FULL, CALIBRATED = "baseline-cosine", "fast", "cross-encoder", "full", "full-calibrated"
+# name: (the reranker's combiner, None for --fast; the selector's abstention rule)
+ANSWER_CONFIGS = {FAST: (None, "evidence"), CROSS: ("cross-encoder", "evidence"), FULL: ("full", "evidence"),
+                  CALIBRATED: ("full", "calibrated")}
 METRIC_KEYS = ["recall@1", "recall@5", "recall@20", "recall@100", "chunk_recall@5", "mrr@10", "ndcg@10", "hit@1",
                "hit@3", "em", "f1", "noise", "list_recall", "citation_precision", "abstain_precision",
                "abstain_recall", "wrong_abstain_rate", "abstain_auroc", "withheld_precision", "withheld_recall",
@@ -256,10 +258,18 @@ def _cosine_baseline(ctx: _Context, q: Question, hits, query_vector) -> dict:
 
 
 def _answer_configs(ctx: _Context) -> dict:
-    """The answer configurations this run can compare: the reranker's only when it loaded."""
-    reranker = ctx.pipeline.reranker
-    return {name: (None if combiner is None else reranker.combiners[combiner])
-            for name, combiner in ANSWER_CONFIGS.items() if combiner is None or reranker is not None}
+    """The answer configurations this run can compare, as (combiner, selector): the reranker's only when it loaded."""
+    from qa.answer import AnswerSelector
+
+    reranker, selector = ctx.pipeline.reranker, ctx.pipeline.selector
+    out = {}
+    for name, (combiner, abstention) in ANSWER_CONFIGS.items():
+        if combiner is not None and reranker is None:
+            continue
+        chosen = selector if abstention == selector.settings.abstention else AnswerSelector(
+            selector.index, replace(selector.settings, abstention=abstention))
+        out[name] = (None if combiner is None else reranker.combiners[combiner], chosen)
+    return out
 
 
 def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool = True) -> dict:
@@ -307,8 +317,8 @@ def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool =
         w_hits, w_cands = pipeline.candidates(q.question, qv, k=k, exclude={ctx.prefix + g for g in q.gold})
         if not any(M.contains_answer(s.text, q.answers) for s in w_cands.sentences):
             withheld = w_hits, w_cands
-    for name, combiner in configs.items():
-        answer = pipeline.selector.select(cands, hits, combiner)
+    for name, (combiner, selector) in configs.items():
+        answer = selector.select(cands, hits, combiner)
         row = _from_answer(ctx, q, answer)
         if q.answerable:
             ranking = _ranked_docs(hits, ctx.to_doc)
@@ -318,7 +328,7 @@ def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool =
             row["_top_docs"] = ranking[:3]
             row["_gold_rank"] = next((i + 1 for i, d in enumerate(ranking) if d in set(q.gold)), None)
         if withheld is not None:
-            refusal = pipeline.selector.select(withheld[1], withheld[0], combiner)
+            refusal = selector.select(withheld[1], withheld[0], combiner)
             row["_withheld"] = (refusal.abstained, refusal.confidence)
         if timed:
             asked = ctx.assistant.ask(q.question, fast=combiner is None)

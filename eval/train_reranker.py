@@ -229,8 +229,7 @@ def run(args) -> int:
         config = json.loads((out / CONFIG).read_text())
     else:
         config = _train(args, pipeline, encoder, train_q, prefix, k, settings, device, out)
-    pipeline.reranker = Reranker(out, candidates=settings.reranker.candidates,
-                                 list_candidates=settings.reranker.list_candidates)
+    pipeline.reranker = Reranker(out, candidates=settings.reranker.candidates)
     combiners, report = fit_combiners(pipeline, fit_q, encoder.encode([q.question for q in fit_q]), prefix, k)
     config["combiners"] = combiners
     config["training"]["combiner_fit"] = report

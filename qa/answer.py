@@ -1,9 +1,10 @@
 """The selector: picks, orders and quotes the answer sentences among the candidates, marks the factoid span, and
 abstains when the evidence is weak.
 
-With a learned combiner (after the reranker stage) every decision is made on the combiner's calibrated probability:
-abstain under its threshold; quote a further sentence only when it reaches a share of the best one's probability.
-Without one (``--fast``) the hand-weighted score decides, as before the reranker existed.
+With a learned combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further
+sentence is quoted only when it reaches a share of the best one's probability. Without one (``--fast``) the
+hand-weighted score decides, as before the reranker existed. Abstention is decided by the hand threshold on the
+sentence evidence unless ``SelectorSettings.abstention`` is "calibrated" (the combiner's probability and threshold).
 """
 from __future__ import annotations
 
@@ -30,16 +31,20 @@ class AnswerSelector:
         cfg, kind, question = self.settings, cands.kind, cands.question
         if not len(cands):
             return Answer(question, NO_ANSWER, True, 0.0, [], [], hits=hits)
+        evidence = float(cands.evidence.max())
+        if combiner is not None and not set(combiner.features) <= set(cands.features):
+            combiner = None  # candidates the reranker did not read (list questions) keep the fast score
         if combiner is None:
-            scores = cands.fast
-            confidence = _confidence(float(cands.evidence.max()), cfg.abstain_below)
-            abstain = float(cands.evidence.max()) < cfg.abstain_below
-            ratio = cfg.list_keep_ratio if kind.is_list else cfg.keep_ratio
+            scores, ratio = cands.fast, (cfg.list_keep_ratio if kind.is_list else cfg.keep_ratio)
         else:
             scores = combiner.probability(cands)
+            ratio = combiner.list_keep_share if kind.is_list else combiner.keep_share
+        if combiner is not None and cfg.abstention == "calibrated":
             confidence = float(scores.max())
             abstain = confidence < combiner.abstain_below
-            ratio = combiner.list_keep_share if kind.is_list else combiner.keep_share
+        else:  # the hand threshold on the sentence evidence (see SelectorSettings.abstention for why)
+            confidence = _confidence(evidence, cfg.abstain_below)
+            abstain = evidence < cfg.abstain_below
         order = np.argsort(-scores, kind="stable")
         if abstain:
             chosen = [int(i) for i in order[:cfg.max_sentences]]
@@ -55,8 +60,7 @@ class AnswerSelector:
             if max(float(cands.vectors[i] @ cands.vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
                 continue  # a near-duplicate of a sentence already quoted
             chosen.append(int(i))
-        sure = combiner is None or confidence >= cfg.span_min_probability
-        span = self._span(kind, question, cands.sentences[chosen[0]]) if kind.answer_type and sure else None
+        span = self._span(kind, question, cands.sentences[chosen[0]]) if kind.answer_type else None
         return self._answer(question, cands.sentences, chosen, scores, span, False, confidence, hits)
 
     @staticmethod

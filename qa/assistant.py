@@ -41,7 +41,7 @@ class Assistant:
         if not cfg.enabled:
             return None
         try:
-            return Reranker(cfg.path or DEFAULT_DIR, candidates=cfg.candidates, list_candidates=cfg.list_candidates)
+            return Reranker(cfg.path or DEFAULT_DIR, candidates=cfg.candidates)
         except RerankerError as exc:
             log.warning("%s; answering without the reranker (as --fast)", exc)
             return None

@@ -19,7 +19,8 @@ from eval import datasets  # noqa: E402
 from eval.datasets import load_beir, load_collection, load_squad  # noqa: E402
 from eval.runner import METRIC_KEYS, format_summary, sample  # noqa: E402
 
-ANSWER_CONFIGS = ["bm25", "dense", "hybrid-rrf", "hybrid-convex", "baseline-cosine", "fast", "cross-encoder", "full"]
+ANSWER_CONFIGS = ["bm25", "dense", "hybrid-rrf", "hybrid-convex", "baseline-cosine", "fast", "cross-encoder", "full",
+                  "full-calibrated"]
 RETRIEVAL_ONLY = ["bm25", "dense", "hybrid-rrf", "hybrid-convex"]
 
 SQUAD = {"version": "1.1", "data": [
