@@ -453,6 +453,7 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
     if not questions:
         raise ValueError(f"{dataset}: no questions to ask")
     base = settings or Settings.from_env()
+    base = replace(base, reranker=replace(base.reranker, enabled=True))  # every configuration is measured
     encoder = Encoder.from_settings(base)
     prepared = prepare_index(ds, base, encoder, index_dir=index_dir, progress=progress)
     settings = prepared.settings

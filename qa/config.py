@@ -2,8 +2,8 @@
 
 Environment variables override the defaults for the paths and the model (``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_MODEL``,
 ``QA_BACKEND``) and for the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``, ``QA_HNSW_EF_CONSTRUCTION``: used by the
-next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened) and for the reranker (``QA_RERANKER``: its folder, or
-``off`` to answer with the fast selector alone).
+next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened) and for the reranker (``QA_RERANKER``: ``on`` for the
+bundled one, a folder for another, ``off``, the default, for the fast selector alone).
 Limits on what a build reads: ``QA_MAX_FILE_MB`` (larger files are skipped) and ``QA_MAX_SENTENCE_CHARS`` (longer
 sentences are indexed as pieces).
 """
@@ -70,7 +70,9 @@ class SelectorSettings:
 
 @dataclass(frozen=True)
 class RerankerSettings:
-    enabled: bool = True  # False is ``--fast``: the hand-weighted selector alone
+    # Off by default: on the bundled news collection it did not beat the fast selector (README: Answer reranker);
+    # QA_RERANKER=on (or a folder) turns it on, and qa eval always measures it
+    enabled: bool = False
     path: Path | None = None  # folder of adapter.safetensors and reranker.json; None: the bundled one
     candidates: int = 10  # best candidates by the fast score that the cross-encoder reads
     combiner: str = "full"  # "full": cross-encoder and features combined; "cross-encoder": its score alone
@@ -119,8 +121,11 @@ class Settings:
                 values[key] = Path(values[key])
         reranker = os.environ.get("QA_RERANKER", "").strip()
         if reranker and "reranker" not in values:
-            off = reranker.lower() in ("off", "none", "0", "false")
-            values["reranker"] = RerankerSettings(enabled=False) if off else RerankerSettings(path=Path(reranker))
+            switch = reranker.lower()
+            if switch in ("off", "none", "0", "false", "on", "1", "true"):
+                values["reranker"] = RerankerSettings(enabled=switch in ("on", "1", "true"))
+            else:
+                values["reranker"] = RerankerSettings(enabled=True, path=Path(reranker))
         dense = {field: _positive_int(var) for field, var in DENSE_ENV.items() if os.environ.get(var)}
         if dense:
             values["dense"] = replace(values.get("dense", DenseSettings()), **dense)

@@ -64,7 +64,7 @@ def test_a_damaged_adapter_is_one_line_and_the_assistant_falls_back(tmp_path, da
         Reranker(folder)
     assert "\n" not in str(error.value) and str(folder) in str(error.value)
 
-    settings = replace(bundled_settings, reranker=RerankerSettings(path=folder))
+    settings = replace(bundled_settings, reranker=RerankerSettings(enabled=True, path=folder))
     with caplog.at_level(logging.WARNING):
         assistant = Assistant(settings, build_if_missing=False, encoder=encoder)
     assert assistant.reranker is None
@@ -73,12 +73,29 @@ def test_a_damaged_adapter_is_one_line_and_the_assistant_falls_back(tmp_path, da
     assert not answer.abstained and "Busan" in answer.answer
 
 
-def test_reranker_reorders_what_the_fast_path_ranks_first(assistant):
+@pytest.fixture(scope="module")
+def reranked(bundled_settings, encoder) -> Assistant:
+    assistant = Assistant(replace(bundled_settings, reranker=RerankerSettings(enabled=True)), build_if_missing=False,
+                          encoder=encoder)
+    assert assistant.reranker is not None
+    return assistant
+
+
+def test_reranker_reorders_what_the_fast_path_ranks_first(reranked):
     """The two paths are really different stages: on the collection they disagree on some first sentence."""
+    assistant = reranked
     questions = [json.loads(line)["question"] for line in open(REPO / "eval" / "sets" / "collection.jsonl")][:30]
     differ = sum(assistant.ask(q).sentences[0].text != assistant.ask(q, fast=True).sentences[0].text
                  for q in questions)
     assert differ > 0
+
+
+def test_reranked_factoid_answers_are_concise(reranked):
+    """A quoted sentence beyond the first must reach a share of the best one's probability: no trail of others."""
+    question = "Which State Department spokesperson said Qin Gang accepted the invitation to Washington?"
+    answer, fast = reranked.ask(question), reranked.ask(question, fast=True)
+    assert "Matt Miller" in answer.sentences[0].text
+    assert len(answer.sentences) < len(fast.sentences)
 
 
 def test_k_is_the_number_of_sources(assistant):
@@ -88,6 +105,16 @@ def test_k_is_the_number_of_sources(assistant):
     assert {s.article_id for s in one.sentences} == {one.hits[0].chunk.article_id}
     with pytest.raises(ValueError, match="between 1 and"):
         assistant.ask(question, k=0)
+
+
+def test_the_reranker_is_off_unless_asked_for(monkeypatch):
+    from qa.config import Settings
+
+    assert not Settings.from_env().reranker.enabled
+    monkeypatch.setenv("QA_RERANKER", "on")
+    assert Settings.from_env().reranker == RerankerSettings(enabled=True)
+    monkeypatch.setenv("QA_RERANKER", "/some/folder")
+    assert Settings.from_env().reranker.path == Path("/some/folder")
 
 
 def test_the_command_answers_as_the_library_does(assistant, bundled_settings):
