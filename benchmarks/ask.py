@@ -71,11 +71,13 @@ def run_cli(args: list[str], env: dict) -> dict:
 
 def bench_corpus(name: str, corpus_dir: Path, questions: list[str], workdir: Path, encoder) -> dict:
     from qa.assistant import Assistant
-    from qa.config import Settings
+    from qa.config import RerankerSettings, Settings
     from qa.index import build_index
 
     index_dir = workdir / f"{name}-index"
-    settings = replace(Settings.from_env(), corpus_dir=corpus_dir, index_dir=index_dir)
+    # the reranker on, so that both paths are timed (it is off by default)
+    settings = replace(Settings.from_env(), corpus_dir=corpus_dir, index_dir=index_dir,
+                       reranker=RerankerSettings(enabled=True))
     env = {**os.environ, "QA_CORPUS": str(corpus_dir), "QA_INDEX_DIR": str(index_dir)}
     r: dict = {"corpus": name}
 
