@@ -48,12 +48,12 @@ def build_module(base_model: str, lora: dict):
             verbosity = transformers_logging.get_verbosity()
             transformers_logging.set_verbosity_error()
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings():  # and peft's call of a deprecated transformers method
                     warnings.simplefilter("ignore")
                     base = AutoModel.from_pretrained(resolve_model(base_model), add_pooling_layer=False)
+                    self.encoder = get_peft_model(base, LoraConfig(**lora))
             finally:
                 transformers_logging.set_verbosity(verbosity)
-            self.encoder = get_peft_model(base, LoraConfig(**lora))
             self.head = torch.nn.Linear(base.config.hidden_size, 1)
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
