@@ -179,7 +179,7 @@ def verify_files(folder: Path, manifest: dict, index_dir: Path) -> None:
             size = (folder / name).stat().st_size
         except OSError:
             raise IndexDamaged(index_dir, f"{name} missing") from None
-        if size != record["bytes"] or ("sha256" in record and _sha256(folder / name) != record["sha256"]):
+        if size != record["bytes"] or ("sha256" in record and sha256_file(folder / name) != record["sha256"]):
             raise IndexDamaged(index_dir, name)
 
 
@@ -189,11 +189,12 @@ def _file_records(folder: Path) -> dict:
         if path.name == "manifest.json":
             continue
         size = path.stat().st_size
-        records[path.name] = {"bytes": size, **({"sha256": _sha256(path)} if size <= CHECKSUM_MAX_BYTES else {})}
+        records[path.name] = {"bytes": size, **({"sha256": sha256_file(path)} if size <= CHECKSUM_MAX_BYTES else {})}
     return records
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -1,26 +1,12 @@
 """Upload jobs in the page: progress shown while the job runs, the Cancel button, the collection left as it was."""
 from __future__ import annotations
 
-import pytest
 
 from tests.test_ui_api import corpus_state, long_article
-from tests.test_ui_browser import _browser_or_skip
-from ui.screenshot import launch
+from tests.test_ui_browser import page  # noqa: F401 (the same browser page fixture)
 
 REPORT = "document.querySelector('#qa-upload-report textarea')"
 
-
-@pytest.fixture(scope="module")
-def page(ui_server):
-    sync_playwright, executable = _browser_or_skip()
-    with sync_playwright() as p:
-        browser = launch(p, executable)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        yield page
-        context.close()
-        browser.close()
 
 
 def test_the_page_shows_a_running_job_and_cancels_it(ui_server, page, tmp_path):

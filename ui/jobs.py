@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from qa.index import DAMAGED_SUFFIX, IndexError_, build_index, current_build
+from qa.index import DAMAGED_SUFFIX, IndexError_, build_index, current_build, sha256_file
 from qa.ingest import IngestError
 
 from .uploads import Saved, check_upload, place
@@ -134,18 +134,10 @@ class Job:
                 "files": [{k: v for k, v in asdict(f).items() if k != "chunks"} for f in self.files]}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _same_file(path: Path, sha256: str) -> bool:
     """``path`` is a regular file with these bytes (only then is it ours to take out of the corpus)."""
     try:
-        return path.is_file() and not path.is_symlink() and _sha256(path) == sha256
+        return path.is_file() and not path.is_symlink() and sha256_file(path) == sha256
     except OSError:
         return False
 
