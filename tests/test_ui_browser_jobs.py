@@ -1,7 +1,6 @@
 """Upload jobs in the page: progress shown while the job runs, the Cancel button, the collection left as it was."""
 from __future__ import annotations
 
-
 from tests.test_ui_api import corpus_state, long_article
 from tests.test_ui_browser import page  # noqa: F401 (the same browser page fixture)
 
