@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-k", type=_sources, default=None,
                    help=f"sources (chunks) the answer is drawn from, 1-{MAX_K} (default {Settings().retrieval.k})")
     p.add_argument("--fast", action="store_true",
-                   help="skip the cross-encoder reranker: the hand-weighted selector alone (about 5x faster)")
+                   help="skip the reranker (when QA_RERANKER=on): the fast selector alone, 4x faster")
     p.add_argument("--json", action="store_true", help="print one JSON object per question per line")
     p.set_defaults(run=cmd_ask)
 
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("train-reranker", help="train the cross-encoder reranker on SQuAD's tune half")
     p.add_argument("--data", help="SQuAD v1.1 dev file (default under ../shared/datasets/)")
-    p.add_argument("--out", help="folder for the adapter and its configuration (default: the bundled qa/models/reranker)")
+    p.add_argument("--out", help="folder for the adapter and its configuration (default qa/models/reranker)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--negatives", type=int, default=8, help="negatives per question")
     p.add_argument("--batch", type=int, default=8, help="questions per training batch")
