@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .dates import find_dates
+
 _DATE_MARKER = re.compile(r"\s*date (\d{4}-\d{2}-\d{2})\b")  # used with match() at a line's start
 # Furniture removed wherever it stands inside a line.
 _INLINE = [
@@ -27,9 +29,8 @@ _WIDGET_LINES = {
     "advertisement", "sign up", "subscribe", "share", "share this article", "related", "related articles",
     "related stories", "most read", "recommended", "back to top", "print", "comments", "close",
 }
-_MONTHS = ("january february march april may june july august september october november december").split()
-_MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(_MONTHS)}
-_DATE_LINE = re.compile(r"^(?:[A-Za-z]+,\s*)?([A-Z][a-z]{2,8})\.?\s+(\d{1,2}),\s*(\d{4})$")
+# A byline or date line: 'November 25, 2025', 'Published: 3 March 2024', 'By Jane Roe | March 3, 2024'.
+_BYLINE_LEAD = re.compile(r"^(?:by\b|published\b|updated\b|posted\b|first published\b)|\|", re.IGNORECASE)
 _TERMINAL = ('.', '!', '?', '"', '\u201d', "'", '\u2019', ':', ';')
 
 
@@ -38,21 +39,25 @@ class CleanText:
     spans: list[tuple[int, int]] = field(default_factory=list)  # content ranges, in order
     title: str | None = None
     date: str | None = None
+    date_source: str | None = None  # 'meta' (a ' date YYYY-MM-DD' line) or 'byline' (a date line near the top)
 
 
 def _words(s: str) -> int:
     return len(re.findall(r"\w+", s))
 
 
-def parse_date_line(line: str) -> str | None:
-    """'November 25, 2025' (or 'Monday, Nov. 25, 2025') -> '2025-11-25'."""
-    m = _DATE_LINE.match(line.strip())
-    if not m:
+def byline_date(line: str) -> str | None:
+    """The day a byline or date line states ('Monday, Nov. 3, 2025' -> '2025-11-03'); None for any other line."""
+    line = line.strip()
+    if _words(line) > 14 or line.endswith(_TERMINAL[:3]):
         return None
-    month = _MONTH_ABBR.get(m.group(1)[:3].lower())
-    if not month:
+    found = [w for w in find_dates(line) if w.start == w.end and len(w.text) >= 8]
+    if not found:
         return None
-    return f"{int(m.group(3)):04d}-{month:02d}-{int(m.group(2)):02d}"
+    rest = (line[:found[0].span[0]] + line[found[0].span[1]:]).strip(" ,|-:")
+    if rest and not _BYLINE_LEAD.search(line) and _words(rest) > 1:
+        return None  # a sentence that mentions a date, not a date line
+    return found[0].start
 
 
 def _is_furniture(line: str) -> bool:
@@ -93,15 +98,17 @@ def clean(text: str, title_hint: str | None = None) -> CleanText:
         pos += len(line)
         marker = _DATE_MARKER.match(text, start, end)
         if marker:
-            result.date = result.date or marker.group(1)
+            if result.date is None:
+                result.date, result.date_source = marker.group(1), "meta"
             start = marker.end()
         for s, e in _inline_pieces(text, start, end):
             piece = text[s:e]
             if _is_furniture(piece):
                 continue
-            date = parse_date_line(piece)
+            date = byline_date(piece) if len(result.spans) < 3 else None  # bylines stand at the top
             if date:
-                result.date = result.date or date
+                if result.date is None:
+                    result.date, result.date_source = date, "byline"
                 continue
             key = " ".join(piece.split()).lower()
             if key in seen and _words(piece) >= 4:

@@ -43,7 +43,7 @@ from .text import tokenize
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: article date sources and publishers, sentence event dates
 ENCODE_BLOCK = 4096  # texts embedded together; files are parsed ahead while a block is embedded
 CHECKSUM_MAX_BYTES = 16 * 2**20  # index files up to this size also get a SHA-256, checked at every open
 SHRINK_LIMIT = 0.5  # the largest share of the index's articles a build may remove without allow_shrink

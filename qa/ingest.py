@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from dateutil.parser import isoparse
+
 from .clean import clean, short_title
+from .meta import read_meta
 from .text import split_sentences
 from .types import Article
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = {".txt", ".md", ".pdf", ".html", ".htm", ".jsonl"}
-_DATELINE_AGENCY = re.compile(r"^[A-Z][A-Z .'-]+,\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2}\s+\(([^)]{2,40})\)")
 
 
 class IngestError(Exception):
@@ -225,7 +227,9 @@ def _read(source: SourceFile) -> list[Article]:
     elif suffix in (".html", ".htm"):
         page = _HTMLText()
         page.feed(_decode(raw, path))
-        articles = [_make_article(source.rel_id, path, page.text(), title=page.title, date=page.date)]
+        body = page.text()
+        articles = [_make_article(source.rel_id, path, body, title=page.title, date=page.date,
+                                  publisher=page.publisher)]
     elif suffix == ".jsonl":
         articles = _read_jsonl(source, _decode(raw, path))
     else:
@@ -239,19 +243,19 @@ def _read(source: SourceFile) -> list[Article]:
     return articles
 
 
-def _make_article(rel_id, path, text, *, title=None, date=None, source=None, pages=None) -> Article:
+def _make_article(rel_id, path, text, *, title=None, date=None, publisher=None, pages=None) -> Article:
+    """``title``, ``date`` and ``publisher`` are what the file's metadata states (HTML meta tags, JSON fields)."""
     cleaned = clean(text, title_hint=title)
     if not cleaned.title and cleaned.spans:
         s, e = cleaned.spans[0]
         first = split_sentences(text, s, e)
         cleaned.title = short_title(text[slice(*first[0])] if first else text[s:e])
-    if not source:
-        head = text[cleaned.spans[0][0]:cleaned.spans[0][1]] if cleaned.spans else ""
-        agency = _DATELINE_AGENCY.match(head)
-        source = agency.group(1) if agency else path.name
+    stated, source = (date, "meta") if date else (cleaned.date, cleaned.date_source)
+    meta = read_meta(text, cleaned.spans, date=stated, date_source=source, publisher=publisher)
     return Article(
-        id=rel_id, title=cleaned.title or path.stem, date=date or cleaned.date, source=source,
+        id=rel_id, title=cleaned.title or path.stem, date=meta.date, publisher=meta.publisher,
         path=display_path(path), text=text, spans=cleaned.spans, pages=pages or [],
+        date_source=meta.date_source, date_note=meta.date_note,
     )
 
 
@@ -345,7 +349,7 @@ def _read_pdf(path: Path) -> tuple[str, list[int], str | None]:
 
 
 def _read_jsonl(source: SourceFile, text: str) -> list[Article]:
-    """One article per line: {"text": ..., optional "id", "title", "date", "source"}; bad lines are skipped."""
+    """One article per line: {"text": ..., optional "id", "title", "date", "publisher"}; bad lines are skipped."""
     articles, ids = [], set()
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -363,7 +367,8 @@ def _read_jsonl(source: SourceFile, text: str) -> list[Article]:
             continue
         ids.add(article_id)
         articles.append(_make_article(
-            article_id, source.path, body, title=obj.get("title"), date=obj.get("date"), source=obj.get("source"),
+            article_id, source.path, body, title=obj.get("title"), date=_iso_day(obj.get("date")),
+            publisher=obj.get("publisher") or obj.get("source"),
         ))
     return articles
 
@@ -387,6 +392,7 @@ class _HTMLText(HTMLParser):
         self.skip = 0
         self.title: str | None = None
         self.date: str | None = None
+        self.publisher: str | None = None
         self._in_title = self._in_h1 = False
         self._h1: list[str] = []
 
@@ -399,9 +405,11 @@ class _HTMLText(HTMLParser):
         elif tag == "h1":
             self._in_h1 = True
         elif tag == "meta" and attrs.get("property") in ("article:published_time", "og:published_time"):
-            self.date = self.date or (attrs.get("content") or "")[:10] or None
+            self.date = self.date or _iso_day(attrs.get("content"))
+        elif tag == "meta" and attrs.get("property") == "og:site_name":
+            self.publisher = self.publisher or (attrs.get("content") or "").strip() or None
         elif tag == "time" and attrs.get("datetime"):
-            self.date = self.date or attrs["datetime"][:10]
+            self.date = self.date or _iso_day(attrs["datetime"])
         if tag in self._BLOCK:
             self.parts.append("\n\n")
 
@@ -430,9 +438,15 @@ class _HTMLText(HTMLParser):
         body = re.sub(r"[ \t]*\n[ \t\n]*\n[ \t]*", "\n\n", body).strip() + "\n"
         if self._h1:
             self.title = " ".join("".join(self._h1).split()) or self.title
-        if self.date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.date):
-            self.date = None
         return body
+
+
+def _iso_day(value) -> str | None:
+    """'2024-03-03' or an ISO timestamp from a file's metadata, as an ISO day; None when it is neither."""
+    try:
+        return isoparse(value.strip()).date().isoformat() if isinstance(value, str) and value.strip() else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def load_corpus(corpus_dir: Path, *, max_bytes: int | None = None) -> tuple[list[Article], list[Skipped]]:

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .dates import When, event_date
+from .meta import day
 from .types import Article, Chunk, Sentence
 
 SCHEMA = """
 CREATE TABLE articles (idx INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, file TEXT NOT NULL, title TEXT NOT NULL,
-                       date TEXT, source TEXT NOT NULL, path TEXT NOT NULL, text TEXT NOT NULL, spans TEXT NOT NULL,
-                       pages TEXT NOT NULL);
-CREATE TABLE sentences (idx INTEGER PRIMARY KEY, article INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL);
+                       date TEXT, publisher TEXT, path TEXT NOT NULL, text TEXT NOT NULL, spans TEXT NOT NULL,
+                       pages TEXT NOT NULL, date_source TEXT, date_note TEXT);
+-- A sentence's event date where it states one ('on Monday' resolved against its article's day): the day range and
+-- the words that say it.
+CREATE TABLE sentences (idx INTEGER PRIMARY KEY, article INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+                        date_start TEXT, date_end TEXT, date_text TEXT);
 CREATE TABLE chunks (idx INTEGER PRIMARY KEY, article INTEGER NOT NULL, first_sentence INTEGER NOT NULL,
                      last_sentence INTEGER NOT NULL);
 """
@@ -33,12 +38,16 @@ class StoreWriter:
         """Adds one article; returns the index rows of its first sentence and first chunk."""
         a, s0, c0 = self.n_articles, self.n_sentences, self.n_chunks
         self.db.execute(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (a, article.id, file, article.title, article.date, article.source, article.path, article.text,
-             json.dumps(article.spans), json.dumps(article.pages)),
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (a, article.id, file, article.title, article.date, article.publisher, article.path, article.text,
+             json.dumps(article.spans), json.dumps(article.pages), article.date_source, article.date_note),
         )
-        self.db.executemany("INSERT INTO sentences VALUES (?,?,?,?)",
-                            [(s0 + i, a, s, e) for i, (s, e) in enumerate(sentences)])
+        base = day(article.date)
+        rows = []
+        for i, (s, e) in enumerate(sentences):
+            when = event_date(article.text[s:e], base)
+            rows.append((s0 + i, a, s, e) + ((when.start, when.end, when.text) if when else (None, None, None)))
+        self.db.executemany("INSERT INTO sentences VALUES (?,?,?,?,?,?,?)", rows)
         self.db.executemany("INSERT INTO chunks VALUES (?,?,?,?)",
                             [(c0 + i, a, s0 + f, s0 + l) for i, (f, l) in enumerate(windows)])
         self.n_articles += 1
@@ -63,14 +72,23 @@ class Store:
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         rows = self.db.execute("SELECT article FROM chunks ORDER BY idx").fetchall()
         self.chunk_article = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        self.article_dates = [r[0] for r in self.db.execute("SELECT date FROM articles ORDER BY idx")]
+        self.article_dates: list[str | None] = [
+            r[0] for r in self.db.execute("SELECT date FROM articles ORDER BY idx")]
+        # The sentences that state their own date, as arrays (ISO days compare as strings): a date range admits an
+        # article when its date or one of these meets the range.
+        dated = self.db.execute("SELECT article, date_start, date_end FROM sentences WHERE date_start IS NOT NULL "
+                                "ORDER BY idx").fetchall()
+        self.dated_sentence_article = np.array([r[0] for r in dated], dtype=np.int64)
+        self.dated_sentence_start = np.array([r[1] for r in dated], dtype="U10")
+        self.dated_sentence_end = np.array([r[2] for r in dated], dtype="U10")
         self.article = lru_cache(maxsize=4096)(self._article)
 
     def _article(self, idx: int) -> Article:
         row = self.db.execute(
-            "SELECT id, title, date, source, path, text, spans, pages FROM articles WHERE idx=?", (idx,)).fetchone()
+            "SELECT id, title, date, publisher, path, text, spans, pages, date_source, date_note FROM articles "
+            "WHERE idx=?", (idx,)).fetchone()
         spans = [tuple(s) for s in json.loads(row[6])]
-        return Article(*row[:6], spans=spans, pages=json.loads(row[7]))
+        return Article(*row[:6], spans=spans, pages=json.loads(row[7]), date_source=row[8], date_note=row[9])
 
     def article_index(self, article_id: str) -> int | None:
         row = self.db.execute("SELECT idx FROM articles WHERE id=?", (article_id,)).fetchone()
@@ -95,12 +113,13 @@ class Store:
         return rows[0][0], [(f - base, l - base) for _, f, l in rows]
 
     def sentences(self, first: int, last: int) -> list[Sentence]:
-        rows = self.db.execute("SELECT article, start, end FROM sentences WHERE idx>=? AND idx<? ORDER BY idx",
-                               (first, last)).fetchall()
+        rows = self.db.execute("SELECT article, start, end, date_start, date_end, date_text FROM sentences "
+                               "WHERE idx>=? AND idx<? ORDER BY idx", (first, last)).fetchall()
         out = []
-        for a, s, e in rows:
+        for a, s, e, date_start, date_end, date_text in rows:
             article = self.article(a)
-            out.append(Sentence(article.id, s, e, article.text[s:e]))
+            when = When(date_start, date_end, date_text) if date_start else None
+            out.append(Sentence(article.id, s, e, article.text[s:e], when))
         return out
 
     def chunk(self, row: int) -> Chunk:

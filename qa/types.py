@@ -7,17 +7,21 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .dates import When
+
 
 @dataclass
 class Article:
     id: str  # path relative to the corpus folder, without extension (plus "#n" for a line of a .jsonl file)
-    title: str
-    date: str | None  # ISO YYYY-MM-DD, when the article states one
-    source: str  # publisher when known, else the file name
+    title: str  # the page's headline, else its first sentence shortened
+    date: str | None  # ISO 8601: a stated day 'YYYY-MM-DD'; inferred, a year 'YYYY' or 'YYYY-MM-DD/..' (not before)
+    publisher: str | None  # as the text or the file's metadata names it
     path: str  # the file the article was read from
     text: str  # original text, not cleaned: offsets point here
     spans: list[tuple[int, int]] = field(default_factory=list)  # the content left after cleaning, as text ranges
     pages: list[int] = field(default_factory=list)  # PDF only: offset at which each page starts in ``text``
+    date_source: str | None = None  # where the date came from: meta, byline, dateline or inferred (qa.meta)
+    date_note: str | None = None  # for an inferred date, the reason
 
     def page_at(self, offset: int) -> int | None:
         """1-based PDF page holding ``offset``; None for other formats."""
@@ -32,6 +36,7 @@ class Sentence:
     start: int
     end: int
     text: str
+    when: When | None = None  # the date the sentence states for its event, resolved against the article's day
 
 
 @dataclass
@@ -63,7 +68,8 @@ class Citation:
     article_id: str
     title: str
     date: str | None
-    source: str
+    date_source: str | None
+    publisher: str | None
     path: str
     passage: str  # the cited chunk: the quoted sentences with their neighbours
     start: int  # offsets of the passage in the article's text
@@ -80,6 +86,8 @@ class AnswerSentence:
     end: int
     score: float
     span: tuple[int, int] | None = None  # factoid answer, as offsets in the article's text
+    date: str | None = None  # the sentence's own event date (ISO 8601) where it states one, else its article's
+    date_source: str | None = None  # 'sentence' when the sentence states it, else the article's date_source
 
 
 @dataclass
@@ -92,6 +100,7 @@ class Answer:
     citations: list[Citation]
     timings_ms: dict[str, float] = field(default_factory=dict)
     hits: list[Hit] = field(default_factory=list)  # what retrieval returned, for scores and evaluation
+    notes: list[str] = field(default_factory=list)  # how the question's time words were read; what a range left out
 
     def to_json(self) -> dict:
         """The object ``qa ask --json`` prints (and the UI's /ask endpoint returns)."""

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from qa.chunk import article_sentences
-from qa.clean import clean, parse_date_line
+from qa.clean import byline_date, clean
 from qa.ingest import SourceFile, read_articles
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -76,7 +76,14 @@ def test_title_and_date():
     assert len(article.title) < 100
 
 
-def test_date_lines():
-    assert parse_date_line("November 25, 2025") == "2025-11-25"
-    assert parse_date_line("Monday, Nov. 3, 2025") == "2025-11-03"
-    assert parse_date_line("November 25 was a Monday, 2025") is None
+@pytest.mark.parametrize("line, date", [
+    ("November 25, 2025", "2025-11-25"),
+    ("Monday, Nov. 3, 2025", "2025-11-03"),
+    ("Published: 14 May 2024", "2024-05-14"),
+    ("By Jane Roe | March 3, 2024", "2024-03-03"),
+    ("November 25 was a Monday, 2025", None),
+    ("The talks ended on March 3, 2024 with no agreement.", None),  # a sentence that mentions a date
+    ("By Nadia Farrell | March 2025", None),  # no day: not a publication date
+])
+def test_byline_dates(line, date):
+    assert byline_date(line) == date

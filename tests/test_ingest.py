@@ -36,7 +36,7 @@ def test_formats(tmp_path):
     assert got["plain"].date == "2024-03-01" and got["notes"].title == "Summit ends"
     assert got["page"].title == "Summit ends" and got["page"].date == "2024-03-02"
     assert "var x" not in got["page"].text and "Home News" not in got["page"].text
-    assert (got["feed#a1"].title, got["feed#a1"].date, got["feed#a1"].source) == ("Summit ends", "2024-03-03", "Wire")
+    assert (got["feed#a1"].title, got["feed#a1"].date, got["feed#a1"].publisher) == ("Summit ends", "2024-03-03", "Wire")
     assert got["report"].title == "Summit report"
     for article in articles:
         texts = [article.text[s:e] for s, e in article_sentences(article)]
