@@ -501,6 +501,13 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
             pairs = [(q, r) for q, r in zip(questions, results) if q.group == g]
             summary["splits"][g] = {"n": len(pairs), "configs": summarize(ds, [p[0] for p in pairs],
                                                                          [p[1] for p in pairs], configs)}
+    kinds = list(dict.fromkeys(q.kind for q in questions))
+    if len(kinds) > 1:  # the collection set: each kind of question on its own (temporal, list, ...)
+        summary["kinds"] = {}
+        for kind in kinds:
+            pairs = [(q, r) for q, r in zip(questions, results) if q.kind == kind]
+            summary["kinds"][kind] = {"n": len(pairs), "configs": summarize(ds, [p[0] for p in pairs],
+                                                                           [p[1] for p in pairs], configs)}
     summary.update({
         "split": ds.split,
         "limit": limit,
@@ -559,15 +566,38 @@ def _fmt(key: str, value) -> str:
     return f"{value:.3f}"
 
 
-def format_table(configs: dict, keys: list[str] | None = None) -> str:
-    keys = keys or [k for k in METRIC_KEYS if any(k in m for m in configs.values())]
-    head = ["config"] + keys
-    rows = [[name] + [_fmt(k, m.get(k)) for k in keys] for name, m in configs.items()]
+def _aligned(head: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned, a rule under the head."""
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
              for r in [head] + rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def format_table(configs: dict, keys: list[str] | None = None) -> str:
+    keys = keys or [k for k in METRIC_KEYS if any(k in m for m in configs.values())]
+    head = ["config"] + keys
+    rows = [[name] + [_fmt(k, m.get(k)) for k in keys] for name, m in configs.items()]
+    return _aligned(head, rows)
+
+
+def _kinds_table(kinds: dict) -> str:
+    names = [n for n in ANSWER_CONFIGS if any(n in k["configs"] for k in kinds.values())]
+    head = ["kind", "n", *names]
+    rows = []
+    for kind, sub in kinds.items():
+        cells = []
+        for name in names:
+            m = sub["configs"].get(name, {})
+            if kind == "list":
+                cells.append(_fmt("list_recall", m.get("list_recall")))
+            elif kind == "unanswerable":
+                cells.append("abstain " + _fmt("abstain_recall", m.get("abstain_recall")))
+            else:
+                cells.append(f"{_fmt('hit@1', m.get('hit@1'))} / {_fmt('hit@3', m.get('hit@3'))}")
+        rows.append([kind, str(sub["n"]), *cells])
+    return _aligned(head, rows)
 
 
 def format_summary(summary: dict) -> str:
@@ -578,6 +608,8 @@ def format_summary(summary: dict) -> str:
              format_table(summary["configs"])]
     for name, sub in summary.get("splits", {}).items():
         parts += ["", f"{summary['dataset']} {name} half: {sub['n']} questions", format_table(sub["configs"])]
+    if summary.get("kinds"):
+        parts += ["", "By kind of question (answer hit@1 / hit@3; list: list recall):", _kinds_table(summary["kinds"])]
     timed = summary["configs"].get(FULL, {}).get("latency_n")
     parts += ["", "Latency (ms): retrieval rows = search call (question already encoded)"
                   + ("; baseline-cosine = search + pick" if BASELINE in summary["configs"] else "")

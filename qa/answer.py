@@ -16,7 +16,9 @@ from .candidates import Candidates
 from .combine import Combiner
 from .config import SelectorSettings
 from .index import Index
+from .meta import sentence_date
 from .question import QuestionKind, typed_candidates
+from .store import Store
 from .types import Answer, AnswerSentence, Citation, Hit, Sentence
 
 NO_ANSWER = "The collection does not say."
@@ -30,7 +32,7 @@ class AnswerSelector:
     def select(self, cands: Candidates, hits: list[Hit], combiner: Combiner | None = None) -> Answer:
         cfg, kind, question = self.settings, cands.kind, cands.question
         if not len(cands):
-            return Answer(question, NO_ANSWER, True, 0.0, [], [], hits=hits)
+            return Answer(question, NO_ANSWER, True, 0.0, [], [], hits=hits, notes=cands.notes)
         evidence = float(cands.evidence.max())
         if combiner is not None and not set(combiner.features) <= set(cands.features):
             combiner = None  # candidates the reranker did not read (list questions) keep the fast score
@@ -48,8 +50,12 @@ class AnswerSelector:
         order = np.argsort(-scores, kind="stable")
         if abstain:
             chosen = [int(i) for i in order[:cfg.max_sentences]]
-            return self._answer(question, cands.sentences, chosen, scores, None, True, confidence, hits)
+            return self._answer(cands, chosen, scores, None, True, confidence, hits)
         best = float(scores[order[0]])
+        if cands.order:  # "the latest ...": of the sentences nearly as good as the best, the newest (oldest) leads
+            quotable = [int(i) for i in order if scores[i] >= cfg.order_share * best and scores[i] > 0]
+            lead = self._by_date(cands.sentences, quotable, newest=cands.order == "latest")
+            order = np.array([lead] + [int(i) for i in order if i != lead])
         limit = cfg.list_max_sentences if kind.is_list else cfg.max_sentences
         chosen = [int(order[0])]
         for i in order[1:]:
@@ -61,7 +67,17 @@ class AnswerSelector:
                 continue  # a near-duplicate of a sentence already quoted
             chosen.append(int(i))
         span = self._span(kind, question, cands.sentences[chosen[0]]) if kind.answer_type else None
-        return self._answer(question, cands.sentences, chosen, scores, span, False, confidence, hits)
+        return self._answer(cands, chosen, scores, span, False, confidence, hits)
+
+    def _by_date(self, sentences: list[Sentence], indices: list[int], newest: bool) -> int:
+        """The newest (else oldest) of the sentences, by the first day their event can be; ties keep score order."""
+        store = self.index.store
+
+        def first_day(i: int) -> str:
+            first, last = sentence_date(sentences[i], store.article(store.article_index(sentences[i].article_id)).date)
+            return first or last or ("" if newest else "9999")
+
+        return (max if newest else min)(indices, key=first_day)
 
     @staticmethod
     def _span(kind: QuestionKind, question: str, sentence: Sentence) -> tuple[int, int] | None:
@@ -77,7 +93,8 @@ class AnswerSelector:
         s, e = ranked[0][0]
         return sentence.start + s, sentence.start + e
 
-    def _answer(self, question, sentences, chosen, scores, span, abstained, confidence, hits) -> Answer:
+    def _answer(self, cands, chosen, scores, span, abstained, confidence, hits) -> Answer:
+        question, sentences = cands.question, cands.sentences
         # The best sentence leads (it is the direct answer); the others follow grouped by article, articles in the
         # order of their best sentence, each article's sentences in document order.
         article_order: dict[str, int] = {}
@@ -86,33 +103,35 @@ class AnswerSelector:
         lead = chosen[0]
         ordered = [lead] + sorted(chosen[1:], key=lambda i: (article_order[sentences[i].article_id], sentences[i].start))
         quoted = []
+        store = self.index.store
         for i in ordered:
             s = sentences[i]
             sent_span = span if (span and i == chosen[0]) else None
+            article = store.article(store.article_index(s.article_id))
+            date, date_source = (s.when.label, "sentence") if s.when else (article.date, article.date_source)
             quoted.append(AnswerSentence(" ".join(s.text.split()), article_order[s.article_id], s.article_id,
-                                         s.start, s.end, round(float(scores[i]), 4), sent_span))
-        citations = [self._citation(n, article_id, [q for q in quoted if q.article_id == article_id])
+                                         s.start, s.end, round(float(scores[i]), 4), sent_span, date, date_source))
+        citations = [citation(store, n, article_id, [(q.start, q.end) for q in quoted if q.article_id == article_id])
                      for article_id, n in article_order.items()]
         text = NO_ANSWER if abstained else " ".join(f"{q.text} [{q.citation}]" for q in quoted)
-        return Answer(question, text, abstained, round(confidence, 4), quoted, citations, hits=hits)
+        return Answer(question, text, abstained, round(confidence, 4), quoted, citations, hits=hits, notes=cands.notes)
 
-    def _citation(self, n: int, article_id: str, quoted: list[AnswerSentence]) -> Citation:
-        """The quoted sentences with one neighbour on each side, as one passage of the article."""
-        store = self.index.store
-        a = store.article_index(article_id)
-        article = store.article(a)
-        _, ranges = store.sentence_ranges(a)
-        picked = sorted({j for q in quoted for j, r in enumerate(ranges) if r == (q.start, q.end)})
-        keep = sorted({k for j in picked for k in (j - 1, j, j + 1) if 0 <= k < len(ranges)})
-        pieces, prev = [], None
-        for k in keep:
-            if prev is not None and k != prev + 1:
-                pieces.append("\u2026")
-            pieces.append(" ".join(article.text[slice(*ranges[k])].split()))
-            prev = k
-        start, end = ranges[keep[0]][0], ranges[keep[-1]][1]
-        return Citation(n, article.id, article.title, article.date, article.source, article.path, " ".join(pieces),
-                        start, end, article.page_at(quoted[0].start))
+def citation(store: Store, n: int, article_id: str, quoted: list[tuple[int, int]]) -> Citation:
+    """Source ``n``: the quoted sentences (their offsets) with one neighbour on each side, as one passage."""
+    a = store.article_index(article_id)
+    article = store.article(a)
+    _, ranges = store.sentence_ranges(a)
+    picked = sorted({j for q in quoted for j, r in enumerate(ranges) if r == q})
+    keep = sorted({k for j in picked for k in (j - 1, j, j + 1) if 0 <= k < len(ranges)})
+    pieces, prev = [], None
+    for k in keep:
+        if prev is not None and k != prev + 1:
+            pieces.append("\u2026")
+        pieces.append(" ".join(article.text[slice(*ranges[k])].split()))
+        prev = k
+    start, end = ranges[keep[0]][0], ranges[keep[-1]][1]
+    return Citation(n, article.id, article.title, article.date, article.date_source, article.publisher,
+                    article.path, " ".join(pieces), start, end, article.page_at(quoted[0][0]))
 
 
 def _confidence(best: float, threshold: float) -> float:

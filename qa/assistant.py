@@ -7,12 +7,13 @@ import time
 
 from .answer import AnswerSelector
 from .candidates import CandidateFinder
-from .config import MAX_K, Settings
+from .config import MAX_K, TIMELINE_K, Settings
 from .embed import Encoder
 from .index import BuildReport, Index, build_index
 from .pipeline import QueryPipeline
 from .rerank import DEFAULT_DIR, Reranker, RerankerError
 from .retrieve import DateRange, Retriever
+from .temporal import Timeline, timeline
 from .types import Answer
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,16 @@ class Assistant:
         answer.timings_ms = {"encode": round((encoded - started) * 1000, 2), **answer.timings_ms,
                              "total": round((time.perf_counter() - started) * 1000, 2)}
         return answer
+
+    def timeline(self, topic: str, *, k: int = TIMELINE_K, dates: DateRange | None = None) -> Timeline:
+        """The dated events of the collection about ``topic``, oldest first (see ``qa.temporal.timeline``)."""
+        topic = " ".join(topic.split())
+        if not topic:
+            raise ValueError("the topic is empty")
+        if not 1 <= k <= MAX_K:
+            raise ValueError(f"k (number of passages) must be between 1 and {MAX_K}, not {k}")
+        with self._lock:
+            return timeline(self.pipeline.retriever, topic, self.encoder.encode_query(topic), k=k, dates=dates)
 
     def update(self, *, rebuild: bool = False) -> BuildReport:
         """Brings the index up to date with the corpus folder (only new or changed files are embedded)."""

@@ -16,7 +16,9 @@ import numpy as np
 
 from .config import SelectorSettings
 from .index import Index
+from .meta import sentence_date
 from .question import QuestionKind, question_kind, typed_candidates
+from .retrieve import DateRange
 from .text import tokenize
 from .types import Hit, Sentence
 
@@ -37,6 +39,8 @@ class Candidates:
     fast: np.ndarray  # hand-weighted score
     evidence: np.ndarray  # the part of ``fast`` that says how well the sentence itself answers
     focus: dict[str, float] = field(default_factory=dict)  # idf of what is asked about the topic
+    order: str | None = None  # 'latest' or 'earliest' when the question asks for the newest or oldest
+    notes: list[str] = field(default_factory=list)  # how the question's time words were read, for the user
     timings_ms: dict[str, float] = field(default_factory=dict)  # time each stage took to make them
 
     def __len__(self) -> int:
@@ -53,11 +57,13 @@ class CandidateFinder:
         self.settings = settings
         self._article_terms = lru_cache(maxsize=4096)(self._tokenize_article)  # every question re-reads them
 
-    def find(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Candidates:
-        """Every distinct sentence of ``hits`` (all of them: how many chunks to read is the caller's ``k``)."""
+    def find(self, question: str, hits: list[Hit], query_vector: np.ndarray,
+             dates: DateRange | None = None) -> Candidates:
+        """Every distinct sentence of ``hits`` (all of them: how many chunks to read is the caller's ``k``); with
+        ``dates``, only those whose event date (their own, else their article's) meets the range."""
         cfg = self.settings
         kind = question_kind(question)
-        sentences, rows, retrieval, position, context = self._sentences(hits, expand=kind.is_list)
+        sentences, rows, retrieval, position, context = self._sentences(hits, kind.is_list, dates)
         vectors = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32).reshape(
             len(rows), self.index.sentence_vectors.shape[1])  # also when there are no rows (nothing retrieved)
         dense = vectors @ query_vector.astype(np.float32)
@@ -71,7 +77,7 @@ class CandidateFinder:
                     "position": position, "length": length}
         return Candidates(question, kind, sentences, rows, vectors, features, fast, evidence, focus)
 
-    def _sentences(self, hits: list[Hit], expand: bool):
+    def _sentences(self, hits: list[Hit], expand: bool, dates: DateRange | None):
         """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it and
         its place in its article, and per article the terms of its title and sentences (the context a sentence's
         evidence may draw on).
@@ -88,6 +94,9 @@ class CandidateFinder:
         first_row: dict[int, int] = {}
 
         def add(row: int, sentence: Sentence, rel: float, a: int) -> None:
+            if dates is not None and dates.bounded and not dates.overlaps(
+                    *sentence_date(sentence, store.article(a).date)):
+                return
             if row in seen:
                 retrieval[seen[row]] = max(retrieval[seen[row]], rel)
                 return

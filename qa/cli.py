@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
 import sys
 import textwrap
+from dataclasses import asdict
 
-from .config import MAX_K, Settings
+from .config import MAX_K, TIMELINE_K, Settings
+from .meta import date_label
 
 log = logging.getLogger("qa")
 
@@ -55,7 +58,7 @@ def cmd_ask(args) -> int:
         return 2
     assistant = Assistant(_settings(args))
     for n, question in enumerate(questions):
-        answer = assistant.ask(question, k=args.k, fast=args.fast)
+        answer = assistant.ask(question, k=args.k, fast=args.fast, dates=_date_range(args))
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -74,17 +77,60 @@ def _marked(sentence, store) -> str:
     return sentence.text.replace(span, f"**{span}**", 1)
 
 
+def cmd_timeline(args) -> int:
+    from .assistant import Assistant
+
+    assistant = Assistant(_settings(args))
+    found = assistant.timeline(args.topic, k=args.k, dates=_date_range(args))
+    if args.json:
+        print(json.dumps(asdict(found), ensure_ascii=False))
+        return 0
+    print(format_timeline(found))
+    return 0
+
+
+def format_timeline(found) -> str:
+    lines = [f"Timeline: {found.topic}", *found.notes]
+    if not found.events:
+        lines.append("No dated events found.")
+    for e in found.events:
+        lines.append(textwrap.fill(f"{e.label}  {e.text} [{e.citation}]", 100, subsequent_indent="    "))
+    if found.citations:
+        lines += ["", "Sources:"]
+    for c in found.citations:
+        publisher = f"; {c.publisher}" if c.publisher else ""
+        lines.append(f"[{c.n}] {c.title} ({date_label(c.date, c.date_source)}{publisher}) {c.path}")
+    return "\n".join(lines)
+
+
+def _date_range(args):
+    from .retrieve import DateRange
+
+    start, end = getattr(args, "date_from", None), getattr(args, "date_to", None)
+    return DateRange(start, end) if start or end else None
+
+
+def _iso_date(text: str) -> str:
+    """``--from``/``--to``: an ISO day, or a one-line argparse error."""
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
 def format_answer(answer, store) -> str:
-    lines = [f"Q: {answer.question}"]
+    lines = [f"Q: {answer.question}", *answer.notes]
     if answer.abstained:
         lines.append(f"{answer.answer} The closest passages (confidence {answer.confidence:.2f}):")
     else:
-        lines += [textwrap.fill(f"{_marked(s, store)} [{s.citation}]", 100, subsequent_indent="  ") for s in answer.sentences]
+        lines += [textwrap.fill(f"({date_label(s.date, s.date_source)}) {_marked(s, store)} [{s.citation}]", 100,
+                                subsequent_indent="  ") for s in answer.sentences]
     lines.append("")
     lines.append("Sources:")
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
-        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}; {c.source}) {c.path}{page}")
+        publisher = f"; {c.publisher}" if c.publisher else ""
+        lines.append(f"[{c.n}] {c.title} ({date_label(c.date, c.date_source)}{publisher}) {c.path}{page}")
         lines.append(textwrap.fill(f"\u201c{c.passage}\u201d", 100, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines)
 
@@ -94,6 +140,12 @@ def _sources(text: str) -> int:
     if not text.strip().lstrip("-").isdigit() or not 1 <= int(text) <= MAX_K:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_K}, got {text!r}")
     return int(text)
+
+
+def _date_options(p) -> None:
+    p.add_argument("--from", dest="date_from", type=_iso_date, metavar="YYYY-MM-DD",
+                   help="only articles and events from this day on (combines with the question's own time words)")
+    p.add_argument("--to", dest="date_to", type=_iso_date, metavar="YYYY-MM-DD", help="only up to this day")
 
 
 def _lazy(module: str):
@@ -129,7 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fast", action="store_true",
                    help="skip the reranker (when QA_RERANKER=on): the fast selector alone, 4x faster")
     p.add_argument("--json", action="store_true", help="print one JSON object per question per line")
+    _date_options(p)
     p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("timeline", help="the dated events about a topic across the collection, in order")
+    p.add_argument("topic", help="what the events are about, e.g. \"China US relations\"")
+    p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
+    p.add_argument("-k", type=_sources, default=TIMELINE_K,
+                   help=f"passages (chunks) about the topic to read, 1-{MAX_K} (default {TIMELINE_K})")
+    p.add_argument("--json", action="store_true", help="print the timeline as one JSON object")
+    _date_options(p)
+    p.set_defaults(run=cmd_timeline)
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a question set, every configuration")
     p.add_argument("--dataset", choices=("collection", "squad", "scifact"), default="collection")

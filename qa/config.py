@@ -16,6 +16,7 @@ from pathlib import Path
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx", "openvino")  # sentence-transformers' backend= choices
 MAX_K = 50  # the most sources (chunks) one answer may draw on
+TIMELINE_K = MAX_K  # passages a timeline reads: its events are spread over many
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class SelectorSettings:
     max_sentences: int = 3
     list_max_sentences: int = 6  # for list-like or multi-part questions
     keep_ratio: float = 0.6  # further sentences must score at least this share of the best one
+    # "The latest/first ...": the newest (oldest) sentence leads among those within this share of the best one, so
+    # time breaks near-ties of relevance without outranking it (set from two hand-made questions, not the eval set).
+    order_share: float = 0.75
     list_keep_ratio: float = 0.6
     w_dense: float = 0.45
     w_lexical: float = 0.3

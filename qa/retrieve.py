@@ -9,6 +9,7 @@ from . import dense as dense_index
 from .config import DenseSettings, RetrievalSettings
 from .embed import Encoder
 from .index import Index
+from .meta import date_bounds
 from .text import tokenize
 from .types import Hit
 
@@ -18,15 +19,32 @@ FUSIONS = ("convex", "rrf")
 
 @dataclass(frozen=True)
 class DateRange:
-    start: str | None = None  # ISO dates, inclusive; an undated article passes only an open range
+    """Inclusive ISO days; None is open. An article is in range when the days its date can be (a stated day, an
+    inferred year, a 'not before' bound) meet the range; an undated article is never in a bounded range."""
+
+    start: str | None = None
     end: str | None = None
 
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None or self.end is not None
+
+    def overlaps(self, first: str | None, last: str | None) -> bool:
+        """Whether the days ``first``..``last`` (None: open) meet the range."""
+        return (self.start is None or last is None or last >= self.start) and \
+            (self.end is None or first is None or first <= self.end)
+
     def admits(self, date: str | None) -> bool:
-        if self.start is None and self.end is None:
+        if not self.bounded:
             return True
-        if date is None:
-            return False
-        return (self.start is None or date >= self.start) and (self.end is None or date <= self.end)
+        return date is not None and self.overlaps(*date_bounds(date))
+
+    def intersect(self, other: "DateRange | None") -> "DateRange":
+        if other is None:
+            return self
+        start = max((d for d in (self.start, other.start) if d), default=None)
+        end = min((d for d in (self.end, other.end) if d), default=None)
+        return DateRange(start, end)
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -115,14 +133,27 @@ class Retriever:
             for i in order
         ]
 
+    def undated_left_out(self, dates: DateRange | None) -> int:
+        """How many articles a date range leaves out because their date is unknown."""
+        if dates is None or not dates.bounded:
+            return 0
+        return sum(d is None for d in self.index.store.article_dates)
+
     def _allowed(self, dates: DateRange | None, exclude: set[str] | None) -> np.ndarray | None:
         """Which chunks may be returned; None when all may."""
-        dated = dates is not None and (dates.start is not None or dates.end is not None)
+        dated = dates is not None and dates.bounded
         if not dated and not exclude:
             return None
         store = self.index.store
         ok_article = np.array([dates.admits(d) for d in store.article_dates] if dated
                               else np.ones(len(store.article_dates)), dtype=bool)
+        if dated:  # an article also reports what its sentences date: a 2025 report of a 2023 meeting is about 2023
+            meets = np.ones(len(store.dated_sentence_article), dtype=bool)
+            if dates.start:
+                meets &= store.dated_sentence_end >= dates.start
+            if dates.end:
+                meets &= store.dated_sentence_start <= dates.end
+            ok_article[store.dated_sentence_article[meets]] = True
         for article_id in exclude or ():
             a = store.article_index(article_id)
             if a is not None:

@@ -25,7 +25,8 @@ def test_san_francisco(index_dir):
     assert run.returncode == 0, run.stderr
     [line] = run.stdout.splitlines()
     answer = json.loads(line)
-    assert set(answer) == {"question", "answer", "abstained", "confidence", "sentences", "citations", "timings_ms"}
+    assert set(answer) == {"question", "answer", "abstained", "confidence", "sentences", "citations", "timings_ms",
+                           "notes"}
     assert answer["abstained"] is False and 0 <= answer["confidence"] <= 1
     assert set(answer["timings_ms"]) == {"encode", "retrieve", "rerank", "select", "total"}
     text = answer["answer"].lower()
@@ -35,11 +36,11 @@ def test_san_francisco(index_dir):
     cited = {c["article_id"] for c in answer["citations"]}
     assert {"000_98bc07159c41a427", "001_cd19cef5703942ac"} <= cited
     for c in answer["citations"]:
-        assert set(c) >= {"n", "article_id", "title", "date", "source", "path", "passage"}
+        assert set(c) >= {"n", "article_id", "title", "date", "date_source", "publisher", "path", "passage"}
         assert c["path"] == f"corpus/{c['article_id']}.txt"  # relative to the current directory
     by_n = {c["n"]: c for c in answer["citations"]}
     for s in answer["sentences"]:
-        assert set(s) == {"text", "citation", "article_id", "start", "end", "score", "span"}
+        assert set(s) == {"text", "citation", "article_id", "start", "end", "score", "span", "date", "date_source"}
         on_disk = open(REPO / by_n[s["citation"]]["path"]).read()
         assert " ".join(on_disk[s["start"]:s["end"]].split()) == s["text"]
         assert f"[{s['citation']}]" in answer["answer"]

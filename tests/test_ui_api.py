@@ -27,7 +27,7 @@ def _message_text(message: dict) -> str:
 
 def _collection(client) -> dict[str, list]:
     table = client.predict(api_name="/collection")
-    return {row[3]: row for row in table["data"]}  # file -> [title, date, chunks, file]
+    return {row[-1]: row for row in table["data"]}  # file -> [title, date, publisher, chunks, file]
 
 
 def wait_job(client, job_id: str, until=lambda job: job["state"] not in ("queued", "running", "cancelling"),
@@ -82,6 +82,17 @@ def test_ask_san_francisco_returns_the_cli_json(ui_server, ui_client):
     assert got == expected
 
 
+def test_timeline_api_lists_dated_events_in_order(ui_client):
+    got = ui_client.predict("China US relations", api_name="/timeline")
+    dates = [e["date"] for e in got["events"]]
+    assert dates[0].startswith("1979") and dates[-1].startswith("2025-11")
+    firsts = [d[:10] if len(d) >= 10 else (d + "-01-01")[:10] for d in dates]
+    assert firsts == sorted(firsts)
+    assert {c["n"] for c in got["citations"]} == {e["citation"] for e in got["events"]}
+    table = _collection(ui_client)
+    assert table["003_42fb9e8cdcba927c.txt"][1:3] == ["not before 2024-01-08 (inferred)", "Xinhua"]
+
+
 def test_ask_rejects_an_empty_question(ui_client):
     with pytest.raises(AppError, match="empty"):
         ui_client.predict("   ", api_name="/ask")
@@ -108,8 +119,13 @@ def test_chat_settings_scores_mode_and_dates(ui_client):
     assert '<p class="qa-scores">' in reply and "BM25" in reply and "fused" in reply
     assert "dense \u2014 (not in its top candidates)" in reply  # BM25 mode: no dense scores
 
-    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "2030-01-01", None, False, False, api_name="/chat")
+    history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", None, "1970-12-31", False, False, api_name="/chat")
     assert "No article matched" in _message_text(history[-1])
+    # An inferred date is kept in view where it may fall in the range, and shown as inferred.
+    history, _ = ui_client.predict("What did the Track 1.5 Dialogue agree?", [], 5, "hybrid", "2030-01-01", None,
+                                   False, False, api_name="/chat")
+    reply = _message_text(history[-1])
+    assert "not before 2024-01-08 (inferred)" in reply and "Xinhua" in reply
 
     history, _ = ui_client.predict(SF_QUESTION, [], 5, "hybrid", "soon", None, False, False, api_name="/chat")
     assert "not a date" in _message_text(history[-1])
@@ -128,7 +144,7 @@ def test_upload_a_file_and_ask_about_it(ui_server, ui_client, tmp_path):
     path.write_text(FACT_ARTICLE, encoding="utf-8")
     report, table = _upload(ui_client, [handle_file(str(path))])
     assert "\u2713 velmora_barrier.md: added" in report and "1 of 1 file added" in report
-    rows = {row[3]: row for row in table["data"]}
+    rows = {row[-1]: row for row in table["data"]}
     assert rows["velmora_barrier.md"][0] == "Velmora harbour council approves tide barrier"
     assert rows["velmora_barrier.md"][2] >= 1  # chunks
     assert (ui_server.corpus / "velmora_barrier.md").read_text(encoding="utf-8") == FACT_ARTICLE

@@ -117,3 +117,20 @@ def test_uploaded_html_and_markdown_stay_text(ui_server, page, tmp_path):
 
     page.locator("#qa-clear").click()
     page.wait_for_function("() => document.querySelectorAll('#qa-chat .qa-question').length === 0")
+
+
+def test_timeline_tab_lists_events_in_order(ui_server, ui_client, page, tmp_path):
+    page.goto(ui_server.url)
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator("#qa-topic textarea, #qa-topic input").first.fill("China US relations")
+    page.locator("#qa-timeline-go").click()
+    items = page.locator("#qa-timeline ol.qa-timeline li")
+    items.first.wait_for()
+    expected = ui_client.predict("China US relations", api_name="/timeline")
+    shown = [t.strip() for t in page.locator("#qa-timeline ol.qa-timeline .qa-when").all_inner_texts()]
+    assert len(shown) == len(expected["events"]) >= 8
+    assert shown[0].startswith("1979") and shown[-1].startswith("2025-11")
+    assert page.locator("#qa-timeline details.qa-source").count() == len(expected["citations"])
+    shot = tmp_path / "timeline.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000

@@ -119,7 +119,7 @@ def test_a_server_killed_mid_upload_leaves_no_unindexed_file_and_no_build_folder
         done = wait_job(client, job["id"])
         assert done["state"] == "done" and done["resumed"], done
         assert "\u2713 ledger_killed.txt: added" in done["report"]
-        indexed = {row[3] for row in client.predict(api_name="/collection")["data"]}
+        indexed = {row[-1] for row in client.predict(api_name="/collection")["data"]}
         on_disk = {p.name for p in corpus.iterdir()}
         assert on_disk == indexed  # every file in the corpus is in the index, the upload once, nothing staged
         assert (corpus / "ledger_killed.txt").read_bytes() == article.read_bytes()

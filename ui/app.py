@@ -3,7 +3,7 @@
 What a browser gets: a chat whose answers quote the articles with ``[n]`` markers and numbered, collapsible sources;
 example questions; settings in a side panel; uploads that go into the running index as background jobs (``ui/jobs.py``)
 whose progress the page polls. What a script gets (``gradio_client``): ``/ask`` (question -> the JSON object of
-``qa ask --json``), ``/upload`` (files -> the queued job, at once), ``/jobs`` (every job, with per-file progress),
+``qa ask --json``), ``/timeline`` (topic -> the JSON object of ``qa timeline --json``), ``/upload`` (files -> the queued job, at once), ``/jobs`` (every job, with per-file progress),
 ``/cancel`` (job id -> the job) and ``/collection``.
 
 User errors (an empty question, a setting out of range, a bad date, a refused file) are logged as one line; only
@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import threading
 import time
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +26,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # never call home (a
 
 from qa.assistant import Assistant  # noqa: E402
 from qa.config import Settings  # noqa: E402
+from qa.meta import date_label  # noqa: E402
 from qa.retrieve import MODES, DateRange  # noqa: E402
+from qa.temporal import Timeline  # noqa: E402
 from qa.types import Answer  # noqa: E402
 
 from . import render  # noqa: E402
@@ -42,7 +45,7 @@ EXAMPLES = [
     "Where did Xi Jinping and Donald Trump meet in person before their November 2025 phone call?",
     "Who was China's ambassador to the United States at the time of the San Francisco summit?",
 ]
-COLLECTION_HEADERS = ["Title", "Date", "Chunks", "File"]
+COLLECTION_HEADERS = ["Title", "Date", "Publisher", "Chunks", "File"]
 MAX_K = 20
 MAX_UPLOAD = "25mb"
 JOB_POLL_SECONDS = 1.0  # how often the page asks for the progress of running upload jobs
@@ -60,6 +63,10 @@ details.qa-source summary { cursor: pointer; }
 .qa-context { color: #4b5563; }
 .qa-scores { font-family: ui-monospace, monospace; font-size: 0.8em; color: #374151; }
 .qa-abstain { color: #92400e; }
+.qa-when { font-family: ui-monospace, monospace; font-size: 0.8em; color: #065f46; background: #ecfdf5;
+           border-radius: 4px; padding: 0 4px; white-space: nowrap; }
+.qa-note { color: #6b7280; font-size: 0.85em; font-style: italic; margin: 2px 0; }
+ol.qa-timeline li { margin: 4px 0; line-height: 1.5; }
 """
 
 
@@ -120,6 +127,19 @@ class ChatApp:
     def ask(self, question: str, k=None, mode=None, start=None, end=None, fast=False) -> Answer:
         return self.assistant.ask(question or "", **self._options(k, mode, start, end, fast))
 
+    def timeline(self, topic: str, start=None, end=None) -> Timeline:
+        dates = self._options(None, None, start, end)["dates"]
+        return self.assistant.timeline(topic or "", dates=dates)
+
+    def timeline_page(self, topic, start, end) -> str:
+        """Timeline tab handler: the events as HTML, or the one-line reason it cannot be shown."""
+        try:
+            found = self.timeline(topic, start, end)
+            return render.timeline_html(found, self.assistant.index.store)
+        except ValueError as exc:
+            log.info("timeline refused: %s", exc)
+            return render.error_html(str(exc))
+
     def _render(self, answer, show_scores: bool) -> str:
         for attempt in (0, 1):
             try:
@@ -162,7 +182,8 @@ class ChatApp:
                 rows = []
                 for idx in range(len(store.article_dates)):
                     article = store.article(idx)
-                    rows.append([article.title, article.date or "", counts.get(idx, 0),
+                    rows.append([article.title, date_label(article.date, article.date_source),
+                                 article.publisher or "", counts.get(idx, 0),
                                  render.file_label(article.id, article.path)])
                 return rows
             except sqlite3.ProgrammingError:
@@ -229,9 +250,10 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
             mode = gr.Radio([("Hybrid", "hybrid"), ("BM25", "bm25"), ("Dense", "dense")],
                             value=settings.retrieval.mode, label="Retrieval mode")
             start = gr.DateTime(include_time=False, type="string", label="From date",
-                                info="only articles dated on or after (inclusive; empty: no limit)")
+                                info="only articles and events dated on or after (inclusive; empty: no limit)")
             end = gr.DateTime(include_time=False, type="string", label="To date",
-                              info="only articles dated on or before (undated articles drop out when set)")
+                              info="only on or before; an inferred date counts when it may fall in the range, "
+                                   "undated articles are left out (the answer says how many)")
             # only where the reranker is on (QA_RERANKER=on); otherwise every answer is already the fast one
             fast = gr.Checkbox(value=False, label="Fast answers", visible=assistant.reranker is not None,
                                info="skip the reranker: about 4x faster")
@@ -242,19 +264,30 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
                     "numbered sources you can open to check the passage.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=480):
-                chatbot = gr.Chatbot(label="Chat", elem_id="qa-chat", height=680, sanitize_html=True,
-                                     render_markdown=True, allow_tags=False, latex_delimiters=[],
-                                     feedback_options=None, layout="bubble", autoscroll=True,
-                                     buttons=["copy", "copy_all"],
-                                     placeholder="Ask a question, or click an example below.")
-                with gr.Row():
-                    question = gr.Textbox(show_label=False, placeholder="Ask a question about the articles",
-                                          elem_id="qa-question", scale=6, max_lines=3, autofocus=True)
-                    ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
-                    clear_btn = gr.Button("Clear", elem_id="qa-clear", scale=1, min_width=80)
-                gr.Markdown("**Examples**")
-                with gr.Row(elem_id="qa-examples"):
-                    example_btns = [gr.Button(q, size="sm", elem_classes=["qa-example"]) for q in examples]
+                with gr.Tabs():
+                    with gr.Tab("Ask", id="ask"):
+                        chatbot = gr.Chatbot(label="Chat", elem_id="qa-chat", height=680, sanitize_html=True,
+                                             render_markdown=True, allow_tags=False, latex_delimiters=[],
+                                             feedback_options=None, layout="bubble", autoscroll=True,
+                                             buttons=["copy", "copy_all"],
+                                             placeholder="Ask a question, or click an example below.")
+                        with gr.Row():
+                            question = gr.Textbox(show_label=False, placeholder="Ask a question about the articles",
+                                                  elem_id="qa-question", scale=6, max_lines=3, autofocus=True)
+                            ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
+                            clear_btn = gr.Button("Clear", elem_id="qa-clear", scale=1, min_width=80)
+                        gr.Markdown("**Examples**")
+                        with gr.Row(elem_id="qa-examples"):
+                            example_btns = [gr.Button(q, size="sm", elem_classes=["qa-example"]) for q in examples]
+                    with gr.Tab("Timeline", id="timeline", elem_id="qa-timeline-tab"):
+                        gr.Markdown("The dated events about a topic across the collection, oldest first, each "
+                                    "quoted with its date and source. The date range of the settings applies.")
+                        with gr.Row():
+                            topic = gr.Textbox(show_label=False, placeholder="A topic, e.g. China US relations",
+                                               elem_id="qa-topic", scale=6, max_lines=1)
+                            topic_btn = gr.Button("Show timeline", variant="primary", elem_id="qa-timeline-go",
+                                                  scale=1, min_width=120)
+                        timeline_view = gr.HTML(elem_id="qa-timeline")
             with gr.Column(scale=2, min_width=320):
                 files = gr.File(label="Add articles (.txt, .md, .pdf, .html)", file_count="multiple",
                                 type="filepath", elem_id="qa-upload")
@@ -264,10 +297,10 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
                     job_pick = gr.Dropdown(choices=[], value=None, label="Job", elem_id="qa-job", scale=3,
                                            interactive=True, info="a queued or running upload job")
                     cancel_btn = gr.Button("Cancel job", elem_id="qa-cancel", scale=1, min_width=80)
-                table = gr.Dataframe(headers=COLLECTION_HEADERS, datatype=["str", "str", "number", "str"],
+                table = gr.Dataframe(headers=COLLECTION_HEADERS, datatype=["str", "str", "str", "number", "str"],
                                      label="Collection", interactive=False, wrap=True, elem_id="qa-collection",
                                      max_height=520, latex_delimiters=[], line_breaks=False,
-                                     column_widths=["46%", "20%", "12%", "22%"])
+                                     column_widths=["38%", "18%", "14%", "10%", "20%"])
                 # The /upload API (files in, the queued job out), apart from the page's own upload event.
                 api_files = gr.File(file_count="multiple", type="filepath", visible=False)
                 api_job = gr.JSON(visible=False)
@@ -283,6 +316,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
             btn.click(chat.respond, [btn, chatbot, *inputs], [chatbot, question], api_visibility="private",
                       concurrency_limit=8, concurrency_id="ask")
         clear_btn.click(lambda: ([], ""), None, [chatbot, question], api_visibility="private", queue=False)
+        for event in (topic.submit, topic_btn.click):
+            event(chat.timeline_page, [topic, start, end], timeline_view, api_visibility="private",
+                  concurrency_limit=8, concurrency_id="ask")
 
         one_line_refusals(k, mode, start, end)
         job_outputs = [upload_report, table, job_pick, poll, shown]
@@ -369,6 +405,18 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
                 raise gr.Error(str(exc), print_exception=False) from None
 
         gr.api(ask, api_name="ask", concurrency_limit=8, concurrency_id="ask")
+
+        def timeline(topic: str) -> dict:
+            """The dated events about a topic across the whole collection, oldest first; returns the JSON object
+            that `qa timeline --json` prints (topic, events with date, date_source, text, offsets and source number,
+            citations, notes)."""
+            try:
+                return asdict(chat.timeline(topic))
+            except ValueError as exc:
+                log.info("timeline refused: %s", exc)
+                raise gr.Error(str(exc), print_exception=False) from None
+
+        gr.api(timeline, api_name="timeline", concurrency_limit=8, concurrency_id="ask")
 
     demo.chat_app = chat
     return demo

@@ -4,7 +4,7 @@ The chat component renders Markdown and HTML. Every piece of text that comes fro
 question goes through :func:`text`, which turns it into character references (a superset of ``html.escape``: it also
 neutralises the Markdown and LaTeX marks), so no ``<script>``, ``<img onerror=...>``, ``[link](...)``, ``**bold**``
 or ``$$math$$`` in an article can become markup. The only tags in a message are the ones written here: ``p``,
-``span``, ``strong``, ``mark``, ``details``, ``summary``, ``blockquote``, ``ol``, ``li``.
+``span``, ``strong``, ``mark``, ``details``, ``summary``, ``blockquote``, ``ol``, ``ul``, ``li``.
 
 Every message is one HTML block (no blank line inside), so the Markdown renderer passes it through untouched.
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from qa.meta import date_label
+from qa.temporal import Timeline
 from qa.types import Answer, AnswerSentence, Citation, Hit
 
 CONTEXT_SENTENCES = 2  # sentences of the article shown before and after each quoted one
@@ -86,7 +88,7 @@ def passage_html(citation: Citation, quoted: list[AnswerSentence], articles: Art
         return text(citation.passage)
     article, ranges = found
     position = {r: j for j, r in enumerate(ranges)}
-    picked = {position[(q.start, q.end)]: q for q in quoted if (q.start, q.end) in position}
+    picked = {position[(q.start, q.end)]: q for q in quoted if (q.start, q.end) in position}  # q: anything quoted
     if not picked:
         return text(citation.passage)
     keep = sorted({k for j in picked for k in range(j - CONTEXT_SENTENCES, j + CONTEXT_SENTENCES + 1)
@@ -100,7 +102,8 @@ def passage_html(citation: Citation, quoted: list[AnswerSentence], articles: Art
         s, e = ranges[k]
         if k in picked:
             q = picked[k]
-            inner = _pieces_html(article.text, s, e, tuple(q.span) if q.span else None, "strong")
+            span = getattr(q, "span", None)
+            inner = _pieces_html(article.text, s, e, tuple(span) if span else None, "strong")
             parts.append(f'<mark class="qa-quote">{inner}</mark>')
         else:
             parts.append(f'<span class="qa-context">{text(article.text[s:e])}</span>')
@@ -127,12 +130,15 @@ def scores_html(article_id: str, hits: list[Hit]) -> str:
             f'BM25 {bm25} \u00b7 dense {dense}</p>')
 
 
-def source_html(citation: Citation, quoted: list[AnswerSentence], articles: ArticleCache, *, open_: bool,
+def source_html(citation: Citation, quoted: list, articles: ArticleCache, *, open_: bool,
                 hits: list[Hit] | None) -> str:
-    """One numbered source: a collapsible block titled with title, date and file, holding the cited passage."""
+    """One numbered source: a collapsible block titled with title, date, publisher and file, holding the cited
+    passage with ``quoted`` (answer sentences or timeline events) highlighted."""
     page = f", page {citation.page}" if citation.page else ""
+    publisher = f' \u00b7 <span class="qa-publisher">{text(citation.publisher)}</span>' if citation.publisher else ""
     summary = (f'<span class="qa-n">&#91;{citation.n}&#93;</span> <strong class="qa-title">{text(citation.title)}'
-               f'</strong> \u00b7 <span class="qa-date">{text(citation.date or "undated")}</span> \u00b7 '
+               f'</strong> \u00b7 <span class="qa-date">{text(date_label(citation.date, citation.date_source))}'
+               f'</span>{publisher} \u00b7 '
                f'<span class="qa-file">{text(file_label(citation.article_id, citation.path))}{page}</span>')
     body = f'<blockquote class="qa-passage">{passage_html(citation, quoted, articles)}</blockquote>'
     scores = scores_html(citation.article_id, hits) if hits is not None else ""
@@ -145,8 +151,10 @@ def answer_html(answer: Answer, store, *, show_scores: bool = False) -> str:
     articles = ArticleCache(store)
     lines = []
     marker = lambda n: f'<span class="qa-ref">&#91;{n}&#93;</span>'  # noqa: E731
+    lines += [f'<p class="qa-note">{text(note)}</p>' for note in answer.notes]
     if not answer.abstained:
-        body = " ".join(f"{sentence_html(s, articles)} {marker(s.citation)}" for s in answer.sentences)
+        body = " ".join(f"{_when(s.date, s.date_source)}{sentence_html(s, articles)} {marker(s.citation)}"
+                        for s in answer.sentences)
         lines.append(f'<p class="qa-answer">{body}</p>')
     elif answer.sentences:
         lines.append('<p class="qa-abstain"><strong>The collection does not say.</strong> No passage answers this '
@@ -168,6 +176,30 @@ def answer_html(answer: Answer, store, *, show_scores: bool = False) -> str:
             quoted = [s for s in answer.sentences if s.citation == c.n]
             lines.append(source_html(c, quoted, articles, open_=False,
                                      hits=answer.hits if show_scores else None))
+    return "\n".join(lines)
+
+
+def _when(date: str | None, source: str | None) -> str:
+    """A sentence's date, as a small tag before it (none when neither it nor its article has one)."""
+    if not date:
+        return ""
+    return f'<span class="qa-when">{text(date_label(date, None if source == "sentence" else source))}</span> '
+
+
+def timeline_html(found: Timeline, store) -> str:
+    """A topic's dated events, oldest first, each with its date and source number, then the numbered sources."""
+    articles = ArticleCache(store)
+    lines = [f'<p class="qa-note">{text(note)}</p>' for note in found.notes]
+    if not found.events:
+        lines.append(f'<p class="qa-abstain">No dated events about {text(found.topic)} in the collection.</p>')
+        return "\n".join(lines)
+    items = "".join(f'<li>{_when(e.date, e.date_source)}{text(e.text)} <span class="qa-ref">&#91;{e.citation}&#93;'
+                    f'</span></li>' for e in found.events)
+    lines.append(f'<ol class="qa-timeline">{items}</ol>')
+    lines.append('<p class="qa-sources-head"><strong>Sources</strong></p>')
+    for c in found.citations:
+        quoted = [e for e in found.events if e.citation == c.n]
+        lines.append(source_html(c, quoted, articles, open_=False, hits=None))
     return "\n".join(lines)
 
 
