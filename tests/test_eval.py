@@ -117,7 +117,7 @@ def test_load_beir(beir_folder):
 
 def test_load_collection():
     ds = load_collection()
-    assert len(ds.questions) == 76 and ds.documents is None
+    assert len(ds.questions) == 90 and ds.documents is None
     kinds = {q.kind for q in ds.questions}
     assert {"factoid", "list", "unanswerable"} <= kinds
     assert all(q.answerable == (q.kind != "unanswerable") for q in ds.questions)
@@ -167,7 +167,7 @@ def test_collection_end_to_end(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
-    assert out["dataset"] == "collection" and out["n"] == 76
+    assert out["dataset"] == "collection" and out["n"] == 90
     _check_configs(out["configs"], ANSWER_CONFIGS)
     for name in RETRIEVAL_ONLY:
         m = out["configs"][name]
@@ -183,7 +183,8 @@ def test_collection_end_to_end(tmp_path):
     assert out["configs"]["fast"]["rerank_p50_ms"] < full["rerank_p50_ms"]  # --fast skips the cross-encoder
     base = out["configs"]["baseline-cosine"]
     assert base["abstain_recall"] == 0.0 and "em" not in base  # never abstains, returns no span
-    assert out["counts"] == {"answerable": 62, "unanswerable": 14, "list": 16}
+    assert out["counts"] == {"answerable": 76, "unanswerable": 14, "list": 16}
+    assert out["kinds"]["temporal"]["n"] == 27 and "hit@1" in out["kinds"]["temporal"]["configs"]["fast"]
 
     page = report.read_text()
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<script" not in page

@@ -178,8 +178,9 @@ def test_percentile_linear():
 # --- the hand-written question set ------------------------------------------------------------------------------------
 
 COLLECTION = ROOT / "eval" / "sets" / "collection.jsonl"
+TEMPORAL_FRESH = ROOT / "eval" / "sets" / "temporal_fresh.jsonl"
 CORPUS = ROOT / "corpus"
-KINDS_MINIMUM = {"factoid": 12, "list": 12, "paraphrase": 10, "temporal": 8, "unanswerable": 12}
+KINDS_MINIMUM = {"factoid": 12, "list": 12, "paraphrase": 10, "temporal": 20, "unanswerable": 12}
 
 
 def _match_form(s: str) -> str:
@@ -187,8 +188,8 @@ def _match_form(s: str) -> str:
     return " ".join(straighten_quotes(s).lower().split())
 
 
-def _load_collection() -> list[dict]:
-    with COLLECTION.open(encoding="utf-8") as f:
+def _load_collection(path: Path = COLLECTION) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -219,8 +220,15 @@ def test_collection_schema_and_counts():
         assert gold_counts[article_id] >= 5, article_id
 
 
-def test_collection_answers_occur_in_gold_articles():
+@pytest.mark.parametrize("path", [COLLECTION, TEMPORAL_FRESH], ids=lambda p: p.name)
+def test_collection_answers_occur_in_gold_articles(path):
     texts = {p.stem: _match_form(p.read_text(encoding="utf-8")) for p in CORPUS.glob("*.txt")}
-    missing = [(q["id"], a) for q in _load_collection() for a in q["answers"]
+    missing = [(q["id"], a) for q in _load_collection(path) for a in q["answers"]
                if not any(_match_form(a) in texts[art] for art in q["articles"])]
     assert missing == []
+
+
+def test_fresh_temporal_set_schema():
+    items = _load_collection(TEMPORAL_FRESH)
+    assert len(items) >= 20 and len({q["id"] for q in items}) == len(items)
+    assert all(q["kind"] == "temporal" and q["answers"] and q["articles"] for q in items)

@@ -69,7 +69,7 @@ def test_a_damaged_adapter_is_one_line_and_the_assistant_falls_back(tmp_path, da
         assistant = Assistant(settings, build_if_missing=False, encoder=encoder)
     assert assistant.reranker is None
     assert any("answering without the reranker" in r.getMessage() for r in caplog.records)
-    answer = assistant.ask("Where did Xi and Trump meet last month?")
+    answer = assistant.ask("Where did Xi and Trump meet in October 2025?")
     assert not answer.abstained and "Busan" in answer.answer
 
 
