@@ -234,10 +234,11 @@ def parse_question(question: str, today: dt.date) -> TimeScope:
     # A weekday in a question names a day of some article's week, and 'today' means 'now': neither is a range.
     dates = [(m.lastgroup, w) for m, w in _scan(question, today)
              if w and m.lastgroup != "wd" and w.text.lower() != "today"]
+    duration = bool(_DURATION.search(question))
     found = _event(question, [w for _, w in dates])
     if found:
         dates = [(k, w) for k, w in dates if not found[2] <= w.span[0] < found[3]]
-        if _DURATION.search(question):
+        if duration:  # measured from the event, which does not limit the answer
             found = None
         else:
             relation, event = found[:2]
@@ -267,7 +268,9 @@ def parse_question(question: str, today: dt.date) -> TimeScope:
         else:
             start, end = when.start, when.end
         previous = word
-    orders = [m for m in _ORDER.finditer(question) if not (found and found[2] <= m.start() < found[3])]
+    orders = [m for m in _ORDER.finditer(question) if not (found and found[2] <= m.start() < found[3])
+              and (m.group().lower() != "next" or relation == "after")  # next: the first after something
+              and not (duration and m.group().lower() == "last")]  # 'how long since they last met': a measure
     if orders:
         order = orders[0].lastgroup
         said.append((orders[0].start(), orders[0].group()))

@@ -196,9 +196,9 @@ def test_labels(start, end, label):
     # After doing something is a clause, not a named event: its date scopes the question.
     ("What did Biden announce after meeting Xi in November 2023?", TODAY,
      dict(relation=None, event=None, start="2023-11-01", end="2023-11-30")),
-    # A duration is measured from the event, which does not limit the answer.
-    ("How long had it been since a US secretary of state last visited China before Blinken's trip?", TODAY,
-     dict(relation=None, event=None, start=None, end=None)),
+    # 'next' orders only after something; without it, it says nothing about time.
+    ("What did Xi say after the Bali meeting and who spoke next?", TODAY, dict(relation="after", order="earliest")),
+    ("How long did their most recent meeting last?", TODAY, dict(order="latest")),
     ("What was the first deal after the Bali meeting?", TODAY,
      dict(order="earliest", relation="after", event="the Bali meeting")),
     ("What happened before the first summit?", TODAY, dict(order=None, event="the first summit")),
@@ -211,6 +211,9 @@ def test_parse_question(question, today, expected):
 
 
 @pytest.mark.parametrize("question", [
+    "What follow-up did Blinken and Qin Gang agree to schedule next?",
+    # A duration is measured from the event or the last time, which do not limit or order the answer.
+    "How long had it been since a US secretary of state last visited China before Blinken's trip?",
     "Whose August 2022 trip to Taiwan led to the curtailing of US-China communication channels?",  # describes
     "How long before their November 2025 phone call had Xi and Trump met in Busan?",
     "What will they discuss next year?",
