@@ -231,7 +231,7 @@ class UiServer:
         self.starts += 1
         self.context = serve(self.corpus, self.index_dir, log_path=self.log_dir / f"server-{self.starts}.log")
         self.server = self.context.__enter__()
-        self.client = Client(self.server.url, verbose=False, download_files=False)
+        self.client = Client(self.server.url, verbose=False)
 
     def kill(self) -> None:
         self.server.process.send_signal(signal.SIGKILL)

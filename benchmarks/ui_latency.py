@@ -86,7 +86,7 @@ class GradioClient:
     def __init__(self, url: str):
         from gradio_client import Client
 
-        self.client = Client(url, verbose=False, download_files=False)
+        self.client = Client(url, verbose=False)
 
     def ask(self, question: str) -> dict:
         return self.client.predict(question, api_name="/ask")

@@ -6,6 +6,7 @@
   other 24 the ``heldout`` half.
 - ``scifact``: BEIR SciFact, retrieval only: the queries of ``qrels/test.tsv`` with their graded judgements;
   a document is its title and abstract.
+- ``feedback``: the chat page's thumbs-up answers (``qa/feedback.py``), asked again of the bundled ``corpus/``.
 
 Datasets are read in place (never copied into the repository); the public ones are indexed from a ``.jsonl`` file
 written into a cache folder (see ``eval.runner.prepare_index``).
@@ -17,9 +18,12 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS_DIR = ROOT / "eval" / "sets"
@@ -50,6 +54,7 @@ class Question:
     kind: str  # collection kinds, "factoid" (SQuAD) or "claim" (SciFact)
     qrels: dict[str, float] = field(default_factory=dict)  # graded relevance of judged documents
     group: str | None = None  # SQuAD: "tune" or "heldout"
+    history: list[str] = field(default_factory=list)  # the questions asked before it in a conversation
 
     @property
     def answerable(self) -> bool:
@@ -103,7 +108,8 @@ def load_collection(path: Path | None = None) -> Dataset:
             obj = json.loads(line)
             gold = list(obj.get("articles") or [])
             questions.append(Question(obj["id"], obj["question"], list(obj.get("answers") or []), gold,
-                                      obj.get("kind", "factoid"), {g: 1.0 for g in gold}))
+                                      obj.get("kind", "factoid"), {g: 1.0 for g in gold},
+                                      history=list(obj.get("history") or [])))
     return Dataset("collection", questions, None, [path])
 
 
@@ -167,9 +173,53 @@ def load_beir(folder: Path | None = None, qrels_split: str = "test", name: str =
     return Dataset(name, questions, documents, [corpus_path], has_answers=False, graded=True)
 
 
+def load_feedback(path: Path | None = None) -> Dataset:
+    """The thumbs-up records of the feedback file as questions over the bundled collection: gold articles are the
+    answer's cited ones, the accepted answer is its first quoted sentence. A thumbs-up on an answer that abstained
+    becomes an unanswerable question. Thumbs-down records, unreadable lines and answers citing articles that are not
+    in ``corpus/`` (uploads) are left out and counted in the log (a Dataset has no place for notes). The latest
+    rating of a question wins: rated up, then down, it is left out."""
+    from qa.config import Settings
+    from qa.feedback import feedback_path, read
+    from qa.ingest import list_corpus
+
+    path = Path(path or feedback_path(Settings.from_env()))
+    records, problems = read(path)  # FeedbackError (a ValueError, one line) when the file cannot be read
+    bundled = {f.rel_id for f in list_corpus(ROOT / "corpus")}
+    latest: dict[str, dict] = {}
+    for obj in records:
+        latest.pop(obj["question"].strip().lower(), None)  # re-inserted: the dict keeps the order of last ratings
+        latest[obj["question"].strip().lower()] = obj
+    down = sum(obj["rating"] == "down" for obj in records)
+    questions, elsewhere = [], 0
+    for obj in latest.values():
+        if obj["rating"] != "up":
+            continue
+        answer = obj["answer"]
+        sentences = [s for s in answer.get("sentences") or [] if isinstance(s, dict) and s.get("text")]
+        if answer.get("abstained") or not sentences:
+            gold, answers, kind = [], [], "unanswerable"
+        else:
+            gold = list(dict.fromkeys(c["article_id"] for c in answer.get("citations") or []
+                                      if isinstance(c, dict) and c.get("article_id")))
+            gold = gold or list(dict.fromkeys(s["article_id"] for s in sentences if s.get("article_id")))
+            answers, kind = [sentences[0]["text"]], "feedback"
+            if not gold or any(g.split("#")[0] not in bundled for g in gold):
+                elsewhere += 1
+                continue
+        qid = "fb-" + hashlib.sha256(obj["question"].strip().lower().encode()).hexdigest()[:10]
+        questions.append(Question(qid, obj["question"], answers, gold, kind, {g: 1.0 for g in gold}))
+    log.info("feedback %s: %d question%s from thumbs-up answers; left out: %d thumbs-down, %d citing articles not in "
+             "corpus/, %d unreadable line%s", path, len(questions), "s" if len(questions) != 1 else "", down,
+             elsewhere, len(problems), "s" if len(problems) != 1 else "")
+    return Dataset("feedback", questions, None, [path])
+
+
 def load_dataset(name: str, data: str | Path | None = None, split: str = "all") -> Dataset:
     if name == "collection":
         return load_collection(data)
+    if name == "feedback":
+        return load_feedback(data)
     if name == "squad":
         return load_squad(data, split)
     if name == "scifact":

@@ -309,12 +309,13 @@ def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool =
     # The answer configurations share one pass of the stages (the reranker scores once); each selects with its own
     # combiner. On the latency sample each is also asked whole, as a user asks, for its time.
     configs = _answer_configs(ctx)
-    hits, cands = pipeline.candidates(q.question, qv, k=k)
+    hits, cands = pipeline.candidates(q.question, qv, k=k, history=q.history)
     withheld = None
     if ctx.ds.documents is not None and q.answerable:
         # The question asked with its gold paragraphs withheld from the index: unanswerable when nothing left holds
         # an answer.
-        w_hits, w_cands = pipeline.candidates(q.question, qv, k=k, exclude={ctx.prefix + g for g in q.gold})
+        w_hits, w_cands = pipeline.candidates(q.question, qv, k=k, exclude={ctx.prefix + g for g in q.gold},
+                                              history=q.history)
         if not any(M.contains_answer(s.text, q.answers) for s in w_cands.sentences):
             withheld = w_hits, w_cands
     for name, (combiner, selector) in configs.items():
@@ -331,7 +332,7 @@ def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool =
             refusal = selector.select(withheld[1], withheld[0], combiner)
             row["_withheld"] = (refusal.abstained, refusal.confidence)
         if timed:
-            asked = ctx.assistant.ask(q.question, fast=combiner is None)
+            asked = ctx.assistant.ask(q.question, fast=combiner is None, history=q.history)
             row["_ms"] = asked.timings_ms["total"]
             row["_retrieve_ms"] = asked.timings_ms["encode"] + asked.timings_ms["retrieve"]
             row["_rerank_ms"] = asked.timings_ms["rerank"]

@@ -32,7 +32,8 @@ class AnswerSelector:
     def select(self, cands: Candidates, hits: list[Hit], combiner: Combiner | None = None) -> Answer:
         cfg, kind, question = self.settings, cands.kind, cands.question
         if not len(cands):
-            return Answer(question, NO_ANSWER, True, 0.0, [], [], hits=hits, notes=cands.notes)
+            return Answer(question, NO_ANSWER, True, 0.0, [], [], hits=hits, notes=cands.notes,
+                          understood=cands.understood)
         evidence = float(cands.evidence.max())
         if combiner is not None and not set(combiner.features) <= set(cands.features):
             combiner = None  # candidates the reranker did not read (list questions) keep the fast score
@@ -114,7 +115,8 @@ class AnswerSelector:
         citations = [citation(store, n, article_id, [(q.start, q.end) for q in quoted if q.article_id == article_id])
                      for article_id, n in article_order.items()]
         text = NO_ANSWER if abstained else " ".join(f"{q.text} [{q.citation}]" for q in quoted)
-        return Answer(question, text, abstained, round(confidence, 4), quoted, citations, hits=hits, notes=cands.notes)
+        return Answer(question, text, abstained, round(confidence, 4), quoted, citations, hits=hits,
+                      notes=cands.notes, understood=cands.understood)
 
 def citation(store: Store, n: int, article_id: str, quoted: list[tuple[int, int]]) -> Citation:
     """Source ``n``: the quoted sentences (their offsets) with one neighbour on each side, as one passage."""

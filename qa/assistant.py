@@ -55,8 +55,9 @@ class Assistant:
                                       self.settings.reranker.combiner)
 
     def ask(self, question: str, *, k: int | None = None, mode: str | None = None,
-            dates: DateRange | None = None, fast: bool = False) -> Answer:
-        """Answers from the top ``k`` chunks (default ``settings.retrieval.k``); ``fast`` skips the reranker."""
+            dates: DateRange | None = None, fast: bool = False, history: list[str] | None = None) -> Answer:
+        """Answers from the top ``k`` chunks (default ``settings.retrieval.k``); ``fast`` skips the reranker;
+        ``history``, the questions asked before in the conversation (oldest first), for follow-ups."""
         question = " ".join(question.split())
         if not question:
             raise ValueError("the question is empty")
@@ -67,7 +68,8 @@ class Assistant:
         with self._lock:  # the index may be swapped by update()
             query_vector = self.encoder.encode_query(question)
             encoded = time.perf_counter()
-            answer = self.pipeline.run(question, query_vector, k=k, mode=mode, dates=dates, fast=fast)
+            answer = self.pipeline.run(question, query_vector, k=k, mode=mode, dates=dates, fast=fast,
+                                       history=[q for q in (history or []) if q and q.strip()])
         answer.timings_ms = {"encode": round((encoded - started) * 1000, 2), **answer.timings_ms,
                              "total": round((time.perf_counter() - started) * 1000, 2)}
         return answer

@@ -41,10 +41,22 @@ class Candidates:
     focus: dict[str, float] = field(default_factory=dict)  # idf of what is asked about the topic
     order: str | None = None  # 'latest' or 'earliest' when the question asks for the newest or oldest
     notes: list[str] = field(default_factory=list)  # how the question's time words were read, for the user
+    understood: str | None = None  # a follow-up as it was made to stand alone (None: it stood alone)
     timings_ms: dict[str, float] = field(default_factory=dict)  # time each stage took to make them
 
     def __len__(self) -> int:
         return len(self.sentences)
+
+    def drop(self, quoted: set[tuple[str, int]], floor: float) -> None:
+        """Leaves out the sentences (article id, start) already quoted ("what else"), unless no other sentence has
+        evidence above ``floor`` (the rest of the answer may be in the sentence already quoted)."""
+        keep = np.array([(s.article_id, s.start) not in quoted for s in self.sentences], dtype=bool)
+        if not keep.any() or float(self.evidence[keep].max()) < floor:
+            return
+        self.sentences = [s for s, k in zip(self.sentences, keep) if k]
+        self.rows, self.vectors, self.fast, self.evidence = (a[keep] for a in (self.rows, self.vectors, self.fast,
+                                                                              self.evidence))
+        self.features = {name: values[keep] for name, values in self.features.items()}
 
     def holds_focus(self, i: int) -> bool:
         present = set(tokenize(self.sentences[i].text))

@@ -99,7 +99,7 @@ def format_timeline(found) -> str:
         lines += ["", "Sources:"]
     for c in found.citations:
         publisher = f"; {c.publisher}" if c.publisher else ""
-        lines.append(f"[{c.n}] {c.title} ({date_label(c.date, c.date_source)}{publisher}) {c.path}")
+        lines.append(f"[{c.n}] {c.title} ({date_label(c.date, c.date_source)}{publisher}) {c.file}")
     return "\n".join(lines)
 
 
@@ -130,7 +130,7 @@ def format_answer(answer, store) -> str:
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
         publisher = f"; {c.publisher}" if c.publisher else ""
-        lines.append(f"[{c.n}] {c.title} ({date_label(c.date, c.date_source)}{publisher}) {c.path}{page}")
+        lines.append(f"[{c.n}] {c.title} ({date_label(c.date, c.date_source)}{publisher}) {c.file}{page}")
         lines.append(textwrap.fill(f"\u201c{c.passage}\u201d", 100, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines)
 

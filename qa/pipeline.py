@@ -11,6 +11,7 @@ import numpy as np
 from .answer import AnswerSelector
 from .candidates import CandidateFinder, Candidates
 from .config import MAX_K
+from .conversation import Turn, answer_names, understand
 from .rerank import Reranker
 from .retrieve import DateRange, Retriever
 from .temporal import TimeScoper, undated_note
@@ -18,6 +19,7 @@ from .types import Answer, Hit
 
 
 ORDERED_K_FACTOR = 3  # "the latest ..." reads this many times the sources, and quotes the newest good answer
+MAX_HISTORY = 3  # previous questions a follow-up may lean on
 
 
 class QueryPipeline:
@@ -29,11 +31,19 @@ class QueryPipeline:
 
     def candidates(self, question: str, query_vector: np.ndarray, *, k: int, mode: str | None = None,
                    fusion: str | None = None, dates: DateRange | None = None, exclude: set[str] | None = None,
-                   rerank: bool = True, today: dt.date | None = None) -> tuple[list[Hit], Candidates]:
+                   rerank: bool = True, today: dt.date | None = None,
+                   history: list[str] | None = None) -> tuple[list[Hit], Candidates]:
         """The stages up to the selector: the top ``k`` chunks and their sentences, within ``dates`` and the
         question's own time scope, scored by the reranker when it is there and ``rerank``; the candidates carry the
-        scope's ordering and notes and each stage's time."""
+        scope's ordering and notes and each stage's time. With ``history`` (the questions asked before, oldest
+        first), a follow-up is first made to stand alone (see qa.conversation)."""
         started = time.perf_counter()
+        follow = None
+        if history:
+            turns = self._conversation(history, k=k, mode=mode, fusion=fusion, dates=dates, today=today)
+            follow = understand(question, turns, self.retriever.encoder.encode_query)
+            if follow.leans:
+                question, query_vector = follow.understood, self.retriever.encoder.encode_query(follow.understood)
         scope = self.scoper.resolve(question, today)
         if scope.dates is not None:
             dates = scope.dates.intersect(dates)
@@ -47,6 +57,10 @@ class QueryPipeline:
         cands = self.finder.find(question, hits, query_vector, dates)
         cands.order = scope.order
         cands.notes = scope.notes + undated_note(self.retriever.undated_left_out(dates))
+        if follow is not None and follow.leans:
+            cands.understood = follow.understood
+            if follow.else_of is not None:  # not what was quoted before, unless nothing else answers at all
+                cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below)
         if rerank and self.reranker is not None:
             self.reranker.score(cands)
         cands.timings_ms = {"retrieve": _ms(retrieved - started), "rerank": _ms(time.perf_counter() - retrieved)}
@@ -54,15 +68,30 @@ class QueryPipeline:
 
     def run(self, question: str, query_vector: np.ndarray, *, k: int, mode: str | None = None,
             fusion: str | None = None, dates: DateRange | None = None, fast: bool = False,
-            today: dt.date | None = None) -> Answer:
+            today: dt.date | None = None, history: list[str] | None = None) -> Answer:
         rerank = not fast and self.reranker is not None
         hits, cands = self.candidates(question, query_vector, k=k, mode=mode, fusion=fusion, dates=dates,
-                                      rerank=rerank, today=today)
+                                      rerank=rerank, today=today, history=history)
         started = time.perf_counter()
         answer = self.selector.select(cands, hits, self.reranker.combiners[self.combiner] if rerank else None)
-        answer.question = question  # the candidates may have searched for less of it (see TimeScoper)
+        answer.question = question  # the candidates may have searched for another wording of it
+
         answer.timings_ms = {**cands.timings_ms, "select": _ms(time.perf_counter() - started)}
         return answer
+
+    def _conversation(self, history: list[str], **options) -> list[Turn]:
+        """The previous questions, each made to stand alone and answered (fast) again, for what a follow-up leans
+        on: their words and what they quoted. Only the last few count."""
+        turns: list[Turn] = []
+        for asked in history[-MAX_HISTORY:]:
+            follow = understand(asked, turns, self.retriever.encoder.encode_query)
+            vector = self.retriever.encoder.encode_query(follow.understood)
+            answer = self.run(follow.understood, vector, fast=True, **options)
+            quoted = {(s.article_id, s.start) for s in answer.sentences} if not answer.abstained else set()
+            lead = answer.sentences[0].date if quoted else None
+            turns.append(Turn(asked, follow.understood, quoted, lead if lead and len(lead) == 10 else None,
+                              answer_names(answer, follow.understood)))
+        return turns
 
 
 def _ms(seconds: float) -> float:

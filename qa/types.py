@@ -70,7 +70,7 @@ class Citation:
     date: str | None
     date_source: str | None
     publisher: str | None
-    path: str
+    file: str  # the article's file, relative to the current folder when under it (not "path": API clients fetch those)
     passage: str  # the cited chunk: the quoted sentences with their neighbours
     start: int  # offsets of the passage in the article's text
     end: int
@@ -101,6 +101,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     hits: list[Hit] = field(default_factory=list)  # what retrieval returned, for scores and evaluation
     notes: list[str] = field(default_factory=list)  # how the question's time words were read; what a range left out
+    understood: str | None = None  # a follow-up question as made to stand alone from the conversation
 
     def to_json(self) -> dict:
         """The object ``qa ask --json`` prints (and the UI's /ask endpoint returns)."""

@@ -59,8 +59,7 @@ def ui_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ui_client(ui_server):
-    """A gradio_client Client of that server. download_files=False: the answer JSON has "path" keys, which the client
-    would otherwise take for files to download."""
+    """A gradio_client Client of that server, with the client's defaults (as a user would make it)."""
     from gradio_client import Client
 
-    return Client(ui_server.url, verbose=False, download_files=False)
+    return Client(ui_server.url, verbose=False)

@@ -36,12 +36,12 @@ def test_san_francisco(index_dir):
     cited = {c["article_id"] for c in answer["citations"]}
     assert {"000_98bc07159c41a427", "001_cd19cef5703942ac"} <= cited
     for c in answer["citations"]:
-        assert set(c) >= {"n", "article_id", "title", "date", "date_source", "publisher", "path", "passage"}
-        assert c["path"] == f"corpus/{c['article_id']}.txt"  # relative to the current directory
+        assert set(c) >= {"n", "article_id", "title", "date", "date_source", "publisher", "file", "passage"}
+        assert c["file"] == f"corpus/{c['article_id']}.txt"  # relative to the current directory
     by_n = {c["n"]: c for c in answer["citations"]}
     for s in answer["sentences"]:
         assert set(s) == {"text", "citation", "article_id", "start", "end", "score", "span", "date", "date_source"}
-        on_disk = open(REPO / by_n[s["citation"]]["path"]).read()
+        on_disk = open(REPO / by_n[s["citation"]]["file"]).read()
         assert " ".join(on_disk[s["start"]:s["end"]].split()) == s["text"]
         assert f"[{s['citation']}]" in answer["answer"]
 

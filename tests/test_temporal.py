@@ -71,7 +71,7 @@ def test_timeline_is_in_order_with_checkable_citations(assistant):
     assert {"2022-11", "2023-06-18", "2025-10"} <= set(dates)
     by_n = {c.n: c for c in found.citations}
     for e in found.events:
-        on_disk = (REPO / by_n[e.citation].path).read_text()
+        on_disk = (REPO / by_n[e.citation].file).read_text()
         assert " ".join(on_disk[e.start:e.end].split()) == e.text
 
 

@@ -206,8 +206,8 @@ def test_auth_is_required_when_asked_for(ui_server, tmp_path):
 
     with serve(ui_server.corpus, ui_server.index_dir, auth="alice:s3cret", log_path=tmp_path / "auth.log") as server:
         with pytest.raises(Exception, match="(?i)credentials|login|401"):
-            Client(server.url, verbose=False, download_files=False).predict(SF_QUESTION, api_name="/ask")
-        client = Client(server.url, auth=("alice", "s3cret"), verbose=False, download_files=False)
+            Client(server.url, verbose=False).predict(SF_QUESTION, api_name="/ask")
+        client = Client(server.url, auth=("alice", "s3cret"), verbose=False)
         got = client.predict(SF_QUESTION, api_name="/ask")
         assert {c["article_id"] for c in got["citations"]} <= SF_GOLD
 

@@ -103,7 +103,7 @@ def test_a_server_killed_mid_upload_leaves_no_unindexed_file_and_no_build_folder
     article.write_text(long_article("Corvin", 400), encoding="utf-8")
 
     with serve(corpus, index_dir, log_path=tmp_path / "first.log") as server:
-        client = Client(server.url, verbose=False, download_files=False)
+        client = Client(server.url, verbose=False)
         job = client.predict([handle_file(str(article))], api_name="/upload")
         wait_job(client, job["id"], until=lambda j: j["state"] == "running" and j["files"][0]["state"] == "indexing")
         deadline = time.monotonic() + 60
@@ -115,7 +115,7 @@ def test_a_server_killed_mid_upload_leaves_no_unindexed_file_and_no_build_folder
     assert (corpus / "ledger_killed.txt").exists() and len(_builds(index_dir)) == 2  # what the kill left
 
     with serve(corpus, index_dir, log_path=tmp_path / "second.log") as server:
-        client = Client(server.url, verbose=False, download_files=False)
+        client = Client(server.url, verbose=False)
         done = wait_job(client, job["id"])
         assert done["state"] == "done" and done["resumed"], done
         assert "\u2713 ledger_killed.txt: added" in done["report"]

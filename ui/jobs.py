@@ -14,6 +14,11 @@ The life of a job:
    are exactly as before. A server that stops cleanly moves them back into the staging folder; a killed one does not
    get the chance, so the next start does it (and removes any partial build folder), then runs the job again.
    Files that the live index already holds (a job killed after its commit) stay where they are.
+
+Two more kinds of job share the queue, so that no two changes of the index ever run at once: a removal
+(``submit_removal``) moves each file into ``<corpus>/.trash/`` (``qa/trash.py``) and then updates the index; undone,
+it moves them back under their own names. A reindex (``submit_reindex``) updates or rebuilds the index from the
+corpus folder. Both keep a journal in the staging folder too, and run again at the next start if the server stopped.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from typing import Callable
 
 from qa.index import DAMAGED_SUFFIX, IndexError_, build_index, current_build, sha256_file
 from qa.ingest import IngestError
+from qa.trash import TRASH, TrashError, restore, trash
 
 from .uploads import Saved, check_upload, place
 
@@ -45,7 +51,9 @@ SHOWN_FINISHED = 5  # finished jobs shown on the page
 
 ACTIVE = ("queued", "running", "cancelling")
 FILE_MARKS = {"waiting": "\u00b7", "checking": "\u2026", "indexing": "\u2026", "added": "\u2713",
-              "unchanged": "\u2713", "refused": "\u2717", "cancelled": "\u2717", "failed": "\u2717"}
+              "unchanged": "\u2713", "refused": "\u2717", "cancelled": "\u2717", "failed": "\u2717",
+              "removing": "\u2026", "removed": "\u2713"}
+DONE = {"upload": "added", "removal": "removed"}  # what a job's files become once its build is live
 
 
 class JobCancelled(Exception):
@@ -62,18 +70,19 @@ class JobError(Exception):
 
 @dataclass
 class FileJob:
-    """One uploaded file of a job, as the journal records it."""
+    """One uploaded file of a job (or one file a removal job takes out), as the journal records it."""
 
-    name: str  # the name it was uploaded with
-    staged: str  # its copy's name in the job's staging folder
+    name: str  # the name it was uploaded with (removal: its path relative to the corpus folder)
+    staged: str  # its copy's name in the job's staging folder ("" for a removal)
     sha256: str = ""
     state: str = "waiting"  # waiting, checking, indexing, added, unchanged, refused, cancelled, failed
-    note: str = ""
-    path: str = ""  # its name in the corpus folder, once placed there (or found there already)
-    placed: str = ""  # "placing" (about to be linked in), "placed" (linked in by this job), "" (not ours there)
+    note: str = ""  # (removal: waiting, removing, removed, refused, cancelled, failed)
+    path: str = ""  # its name in the corpus folder, once placed there (removal: in the trash folder, once moved)
+    placed: str = ""  # "placing" (about to be linked in), "placed" (linked in by this job), "" (not ours there);
+    # removal: "trashing" (about to be moved), "trashed" (moved into the trash by this job)
     chunks: list = field(default_factory=list)  # [(title, chunks)] once indexed
 
-    def line(self) -> str:
+    def line(self, undone: str = "not added") -> str:
         mark = FILE_MARKS.get(self.state, "\u00b7")
         if self.state in ("added", "unchanged"):
             what = "; ".join(f"\u201c{t}\u201d ({c} chunk{'s' if c != 1 else ''})" for t, c in self.chunks)
@@ -81,7 +90,7 @@ class FileJob:
         if self.state in ("refused", "failed"):
             return f"{mark} {self.name}: {self.note}"
         if self.state == "cancelled":
-            return f"{mark} {self.name}: cancelled, not added"
+            return f"{mark} {self.name}: cancelled, {undone}"
         return f"{mark} {self.name}: {self.state}" + (f" \u2014 {self.note}" if self.note else "")
 
 
@@ -97,6 +106,9 @@ class Job:
     cancel_requested: bool = False
     committed: bool = False
     resumed: bool = False
+    kind: str = "upload"  # upload, removal, reindex
+    rebuild: bool = False  # reindex: from scratch
+    changed: bool = False  # its build changed the live index
 
     @property
     def active(self) -> bool:
@@ -109,29 +121,44 @@ class Job:
 
     def report(self) -> str:
         """One line per file, then a summary once the job is over (the upload report of the page and of /jobs)."""
-        lines = [f.line() for f in self.files]
+        if self.kind == "reindex":
+            return self._reindex_report()
+        done = DONE[self.kind]
+        lines = [f.line(f"not {done}") for f in self.files]
         n = len(self.files)
         if self.state == "done":
-            added = sum(1 for f in self.files if f.state == "added")
-            lines.append(f"{added} of {n} file{'s' if n != 1 else ''} added ({self.seconds():.1f} s).")
+            count = sum(1 for f in self.files if f.state == done)
+            lines.append(f"{count} of {n} file{'s' if n != 1 else ''} {done} ({self.seconds():.1f} s).")
         elif self.state == "cancelled":
-            lines.append(f"Cancelled: nothing was added ({self.seconds():.1f} s).")
+            lines.append(f"Cancelled: nothing was {done} ({self.seconds():.1f} s).")
         elif self.state == "failed":
-            lines.append(f"Failed, nothing was added: {self.message}")
+            lines.append(f"Failed, nothing was {done}: {self.message}")
         elif self.state == "interrupted":
             lines.append("Interrupted by a server stop: the job runs again at the next start.")
         return "\n".join(lines)
 
+    def _reindex_report(self) -> str:
+        task, done = ("rebuild", "rebuilt") if self.rebuild else ("update", "updated")
+        if self.state == "done":
+            return f"Index {done}: {self.message} ({self.seconds():.1f} s)."
+        if self.state == "cancelled":
+            return f"Cancelled: the index is as it was ({self.seconds():.1f} s)."
+        if self.state == "failed":
+            return f"Failed, the index is as it was: {self.message}"
+        if self.state == "interrupted":
+            return "Interrupted by a server stop: the job runs again at the next start."
+        return f"\u2026 index {task}: {self.state}"
+
     def to_json(self, position: int) -> dict:
-        return {"id": self.id, "state": self.state, "position": position, "message": self.message,
+        return {"id": self.id, "kind": self.kind, "state": self.state, "position": position, "message": self.message,
                 "files": [{"name": f.name, "state": f.state, "note": f.note, "saved_as": f.path or None}
                           for f in self.files],
                 "report": self.report(), "created": self.created, "seconds": round(self.seconds(), 2),
                 "resumed": self.resumed}
 
     def journal(self) -> dict:
-        return {"id": self.id, "created": self.created, "cancelled": self.cancel_requested,
-                "files": [{k: v for k, v in asdict(f).items() if k != "chunks"} for f in self.files]}
+        return {"id": self.id, "kind": self.kind, "rebuild": self.rebuild, "created": self.created,
+                "cancelled": self.cancel_requested, "files": [{k: v for k, v in asdict(f).items() if k != "chunks"} for f in self.files]}
 
 
 def _same_file(path: Path, sha256: str) -> bool:

@@ -139,7 +139,7 @@ def source_html(citation: Citation, quoted: list, articles: ArticleCache, *, ope
     summary = (f'<span class="qa-n">&#91;{citation.n}&#93;</span> <strong class="qa-title">{text(citation.title)}'
                f'</strong> \u00b7 <span class="qa-date">{text(date_label(citation.date, citation.date_source))}'
                f'</span>{publisher} \u00b7 '
-               f'<span class="qa-file">{text(file_label(citation.article_id, citation.path))}{page}</span>')
+               f'<span class="qa-file">{text(file_label(citation.article_id, citation.file))}{page}</span>')
     body = f'<blockquote class="qa-passage">{passage_html(citation, quoted, articles)}</blockquote>'
     scores = scores_html(citation.article_id, hits) if hits is not None else ""
     return (f'<details class="qa-source" data-n="{citation.n}"{" open" if open_ else ""}><summary>{summary}</summary>'

@@ -1,0 +1,151 @@
+"""Follow-up questions, without a language model: a question that leans on the one before ("What did he tell him
+about Taiwan?", "And Wang Yi?", "What else was agreed?", "And in 2025?") is rewritten into one that stands alone, from
+the previous question's names and time words, before retrieval. The rewrite is shown to the user ("Understood as").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .dates import parse_question
+
+# Openings that continue the previous question.
+_CONTINUES = re.compile(r"^\W*(?:and|but|also|so|then|what about|how about|and what about)\b[\s,]*", re.I)
+_ELSE = re.compile(r"\b(?:what|who|where|which|anything|anyone|something)\s+else\b|\bwhat other\b|\bwho other\b|"
+                   r"\bany other\b|\banything more\b", re.I)
+_THAT = re.compile(r"\b(before|after|since|until)\s+(?:that|then)\b", re.I)
+_LEADING_PREPOSITION = re.compile(r"^(?:with|for|about|to|from|in|on|at|of|by)\s+", re.I)
+_STRONG_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs"}
+_WEAK_PRONOUNS = {"it", "its", "that", "this", "those", "these", "there", "then"}  # lean only in a short question
+_SHORT = 6  # words
+_ANSWER_NAMES = 3  # names of the previous answer carried into a follow-up
+# A capitalised name (one or more words, "Wang Yi", "U.S.", "Track 1.5"); question words and openings are not names.
+_NAME = re.compile(r"\b[A-Z][\w.'\u2019-]*(?:\s+(?:of\s+)?[A-Z0-9][\w.'\u2019-]*)*")
+_NOT_NAMES = {"What", "Who", "Whom", "Whose", "When", "Where", "Which", "Why", "How", "And", "But", "Also", "So",
+              "Then", "Did", "Does", "Do", "Was", "Were", "Is", "Are", "Has", "Have", "Had", "In", "On", "At", "After",
+              "Before", "Since", "The", "A", "An", "Mr", "Mrs", "Ms", "I", "Any", "Anything", "Tell", "Can", "Could"}
+
+
+@dataclass
+class FollowUp:
+    question: str  # as asked
+    understood: str  # the question that stands alone, asked of the collection
+    leans: bool  # whether it leaned on the conversation
+    else_of: int | None = None  # "what else": the turn whose quoted sentences are not to be quoted again
+
+
+@dataclass
+class Turn:
+    question: str
+    understood: str
+    quoted: set[tuple[str, int]] = field(default_factory=set)  # (article id, start) of the sentences it quoted
+    lead_date: str | None = None  # the first quoted sentence's day ("before that")
+    answer_names: list[str] = field(default_factory=list)  # who or what its answer named ("What did he say?")
+
+
+def names(text: str, *, first_word: bool = False) -> list[str]:
+    """The capitalised names of a text, in order, without question words. A single capitalised word opening the text
+    is taken for a name only with ``first_word`` (it is usually just the sentence's capital: "Later", "According")."""
+    out = []
+    for m in _NAME.finditer(text):
+        words = m.group().split()
+        if m.start() == len(text) - len(text.lstrip(" \"'\u201c(")) and len(words) == 1 and not first_word:
+            continue
+        while words and words[0].rstrip("?,.") in _NOT_NAMES:
+            words = words[1:]
+        name = " ".join(words).rstrip("?,.'\u2019")
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w'\u2019-]+", text.lower())
+
+
+def leans_on_previous(question: str) -> bool:
+    """Whether a question needs the conversation to be understood."""
+    words = _words(question)
+    if _CONTINUES.match(question) or _ELSE.search(question):
+        return True
+    if _STRONG_PRONOUNS & set(words):
+        return True
+    return len(words) <= _SHORT and (bool(_WEAK_PRONOUNS & set(words)) or not names(question))
+
+
+def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
+    """``question`` made to stand alone from the last turn of ``history`` (itself already understood). ``encode``
+    (text -> unit vector) picks which name a new one replaces; without it, the first."""
+    question = " ".join(question.split())
+    if not history or not leans_on_previous(question):
+        return FollowUp(question, question, False)
+    previous = history[-1]
+    rest = _CONTINUES.sub("", question).strip()
+    if previous.lead_date:  # "before that": before what the last answer was about
+        rest = _THAT.sub(lambda m: f"{m.group(1)} {previous.lead_date}", rest)
+    own_names = names(rest, first_word=True)
+    before = previous.understood.rstrip(" ?")
+    time_words = parse_question(rest, _any_day()).expressions
+    bare = _LEADING_PREPOSITION.sub("", re.sub(r"[^\w\s]", "", rest)).strip()
+    if own_names and " ".join(own_names) == bare.replace(" and ", " "):  # "And with Wang Yi?": the same, of another
+        return FollowUp(question, _swap_names(before, own_names, encode) + "?", True)
+    if time_words and _only(rest, time_words):  # "And in 2025?": the same, at another time
+        return FollowUp(question, f"{_drop_time(before)} {' '.join(time_words)}?", True)
+    # Its own time words replace the previous question's; the previous answer's names come first: "he" is more
+    # often who was just named as the answer than who was asked about.
+    times = [] if time_words else list(parse_question(before + "?", _any_day()).expressions)
+    context = []
+    for name in previous.answer_names + names(before):
+        if name not in own_names and name not in context and not any(name in t for t in times):
+            context.append(name)
+    context += times
+    understood = f"{question.rstrip(' ?')}? ({', '.join(context)})" if context else f"{question} ({before}?)"
+    return FollowUp(question, understood, True, len(history) - 1 if _ELSE.search(question) else None)
+
+
+def answer_names(answer, question: str) -> list[str]:
+    """Who or what an answer named that its question did not: its marked span, else the new names of its first
+    quoted sentence."""
+    if answer.abstained or not answer.sentences:
+        return []
+    lead = answer.sentences[0]
+    asked = set(names(question))
+    if lead.span:
+        offset = lead.span[0] - lead.start
+        span = " ".join(lead.text[offset:offset + lead.span[1] - lead.span[0]].split())
+        if span and span not in asked:
+            return [span]
+    new = [n for n in names(lead.text) if n not in asked and not any(n in a or a in n for a in asked)]
+    return new[:_ANSWER_NAMES]
+
+
+def _any_day():
+    import datetime as dt
+
+    return dt.date.today()
+
+
+def _only(text: str, expressions: tuple[str, ...]) -> bool:
+    left = text
+    for e in expressions:
+        left = left.replace(e, " ")
+    return not re.sub(r"[^\w]|\b(?:what|about|how|and)\b", "", left, flags=re.I)
+
+
+def _drop_time(question: str) -> str:
+    for e in parse_question(question + "?", _any_day()).expressions:
+        question = question.replace(e, " ")
+    return " ".join(question.split())
+
+
+def _swap_names(question: str, new: list[str], encode) -> str:
+    """The previous question about the new names: the name most like them ("Wang Yi" takes the place of "Qin Gang",
+    not of "Blinken"; "Trump" that of "Biden") becomes the new ones."""
+    old = names(question)
+    if not old:
+        return f"{question} {' and '.join(new)}"
+    replaced = old[0]
+    if encode is not None and len(old) > 1:
+        target = encode(" ".join(new))
+        replaced = max(old, key=lambda name: float(encode(name) @ target))
+    return question.replace(replaced, " and ".join(new), 1)
