@@ -626,7 +626,7 @@ def run(args) -> int:
         print(f"qa eval: --split applies to squad only; ignored for {args.dataset}", file=sys.stderr)
         split = "all"
     index_dir = getattr(args, "index_dir", None)
-    if index_dir and args.dataset != "collection":
+    if index_dir and args.dataset not in ("collection", "feedback"):  # both ask the bundled corpus
         print("qa eval: --index-dir applies to the collection set only; public datasets use .cache/eval/",
               file=sys.stderr)
         index_dir = None

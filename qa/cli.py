@@ -58,7 +58,8 @@ def cmd_ask(args) -> int:
         return 2
     assistant = Assistant(_settings(args))
     for n, question in enumerate(questions):
-        answer = assistant.ask(question, k=args.k, fast=args.fast, dates=_date_range(args))
+        history = questions[:n] if args.follow_up else None
+        answer = assistant.ask(question, k=args.k, fast=args.fast, dates=_date_range(args), history=history)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -75,6 +76,47 @@ def _marked(sentence, store) -> str:
     article = store.article(store.article_index(sentence.article_id))
     span = " ".join(article.text[sentence.span[0]:sentence.span[1]].split())
     return sentence.text.replace(span, f"**{span}**", 1)
+
+
+def cmd_chat(args) -> int:
+    """A read-eval-print loop: each question may lean on the earlier ones; input lines are kept in
+    ~/.qa_history (readline) where readline is available. 'new' starts a new conversation; an empty line or EOF ends."""
+    from .assistant import Assistant
+
+    history_file = os.path.expanduser("~/.qa_history")
+    try:
+        import readline
+
+        try:
+            readline.read_history_file(history_file)
+        except OSError:
+            pass
+    except ImportError:
+        readline = None
+    assistant = Assistant(_settings(args))
+    asked: list[str] = []
+    print("Ask a question (follow-ups lean on the earlier ones; 'new' starts over; an empty line ends).")
+    try:
+        while True:
+            try:
+                question = input("? ").strip()
+            except EOFError:
+                break
+            if not question:
+                break
+            if question.lower() == "new":
+                asked = []
+                continue
+            answer = assistant.ask(question, k=args.k, fast=args.fast, history=asked)
+            print(format_answer(answer, assistant.index.store), flush=True)
+            asked.append(question)
+    finally:
+        if readline is not None:
+            try:
+                readline.write_history_file(history_file)
+            except OSError:
+                pass
+    return 0
 
 
 def cmd_timeline(args) -> int:
@@ -119,7 +161,8 @@ def _iso_date(text: str) -> str:
 
 
 def format_answer(answer, store) -> str:
-    lines = [f"Q: {answer.question}", *answer.notes]
+    lines = [f"Q: {answer.question}"] + ([f"Understood as: {answer.understood}"] if answer.understood else [])
+    lines += answer.notes
     if answer.abstained:
         lines.append(f"{answer.answer} The closest passages (confidence {answer.confidence:.2f}):")
     else:
@@ -181,8 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fast", action="store_true",
                    help="skip the reranker (when QA_RERANKER=on): the fast selector alone, 4x faster")
     p.add_argument("--json", action="store_true", help="print one JSON object per question per line")
+    p.add_argument("--follow-up", action="store_true",
+                   help="the questions are one conversation: each may lean on those before it")
     _date_options(p)
     p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation at the prompt: follow-up questions lean on the ones before")
+    p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
+    p.add_argument("-k", type=_sources, default=None, help=f"sources per answer, 1-{MAX_K}")
+    p.add_argument("--fast", action="store_true", help="skip the reranker (when QA_RERANKER=on)")
+    p.set_defaults(run=cmd_chat)
 
     p = sub.add_parser("timeline", help="the dated events about a topic across the collection, in order")
     p.add_argument("topic", help="what the events are about, e.g. \"China US relations\"")
@@ -194,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=cmd_timeline)
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a question set, every configuration")
-    p.add_argument("--dataset", choices=("collection", "squad", "scifact"), default="collection")
+    p.add_argument("--dataset", choices=("collection", "squad", "scifact", "feedback"), default="collection",
+                   help="feedback: the answers rated up on the page, asked again of the bundled corpus")
     p.add_argument("--data", help="dataset file or folder (defaults under ../shared/datasets/)")
     p.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
                    help="SQuAD: questions of the first 24 articles (tune), of the other 24 (heldout), or all")

@@ -4,7 +4,7 @@ path relative to the corpus folder, and can be moved back.
 The corpus scan skips hidden names (``qa.ingest``), so a trashed file leaves the index at the next build
 (``qa index``, ``Assistant.update``) and a restored one comes back at the next. Nothing is ever overwritten: a name
 already in the trash gets a number (``x (2).txt``), and a restore onto an existing file is refused. A restore puts
-the file back under the name it has in the trash (numbered or not).
+the file back under the name it has in the trash (numbered or not) unless told another (``to=``).
 """
 from __future__ import annotations
 
@@ -69,8 +69,8 @@ def restore(corpus_dir: Path, trashed_rel: str, *, to: str | None = None) -> Pat
 
 def _clean(rel: str) -> str:
     """The relative path as given, refused when it could point anywhere but below the folder."""
-    text = str(rel or "").strip().replace("\\", "/")
-    if not text or "\0" in text:
+    text = str(rel or "")  # as given: a name may hold spaces or backslashes
+    if not text.strip() or "\0" in text:
         raise TrashError(f"{rel!r}: not a file name")
     path = PurePosixPath(text)
     if path.is_absolute():
@@ -152,7 +152,11 @@ def _move(source: Path, target: Path) -> None:
         if not os.path.isabs(link):
             link = os.path.relpath(os.path.normpath(source.parent / link), target.parent)
         os.symlink(link, target)  # FileExistsError when taken
-        os.unlink(source)
+        try:
+            os.unlink(source)
+        except OSError:
+            os.unlink(target)
+            raise
         return
     try:
         os.link(source, target, follow_symlinks=False)  # fails when taken, unlike rename: no overwrite, no race
@@ -165,4 +169,8 @@ def _move(source: Path, target: Path) -> None:
             raise FileExistsError(errno.EEXIST, "exists", str(target)) from None
         os.rename(source, target)
         return
-    os.unlink(source)
+    try:
+        os.unlink(source)
+    except OSError:
+        os.unlink(target)  # not moved after all: never leave the file in both places
+        raise

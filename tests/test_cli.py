@@ -26,7 +26,7 @@ def test_san_francisco(index_dir):
     [line] = run.stdout.splitlines()
     answer = json.loads(line)
     assert set(answer) == {"question", "answer", "abstained", "confidence", "sentences", "citations", "timings_ms",
-                           "notes"}
+                           "notes", "understood"}
     assert answer["abstained"] is False and 0 <= answer["confidence"] <= 1
     assert set(answer["timings_ms"]) == {"encode", "retrieve", "rerank", "select", "total"}
     text = answer["answer"].lower()

@@ -30,7 +30,7 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").split("\n")
 
 
-# --- where the file is --------------------------------------------------------------------------------------------------
+# --- where the file is ------------------------------------------------------------------------------------------------
 
 
 def test_the_file_is_beside_the_index_folder_unless_the_environment_names_one(tmp_path, monkeypatch):
@@ -40,7 +40,7 @@ def test_the_file_is_beside_the_index_folder_unless_the_environment_names_one(tm
     assert feedback_path(Settings(index_dir=tmp_path / "index")) == tmp_path / "elsewhere" / "ratings.jsonl"
 
 
-# --- writing and reading --------------------------------------------------------------------------------------------------
+# --- writing and reading ----------------------------------------------------------------------------------------------
 
 
 def test_a_record_is_one_json_line_with_the_answer_as_the_cli_prints_it(tmp_path):
@@ -153,7 +153,7 @@ def test_reading_a_missing_file_is_one_line_naming_it(tmp_path):
     assert "\n" not in str(err.value)
 
 
-# --- the feedback eval dataset -----------------------------------------------------------------------------------------------
+# --- the feedback eval dataset ----------------------------------------------------------------------------------------
 
 
 def test_thumbs_up_answers_become_questions_over_the_bundled_collection(tmp_path, caplog, monkeypatch):

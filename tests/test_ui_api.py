@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from ui.render import text
 ROOT = Path(__file__).resolve().parents[1]
 SF_QUESTION = "What was agreed in San Francisco?"
 SF_GOLD = {"000_98bc07159c41a427", "001_cd19cef5703942ac"}  # eval/sets/collection.jsonl c019
-KEYS = {"question", "answer", "abstained", "confidence", "sentences", "citations", "timings_ms", "notes"}
+KEYS = {"question", "answer", "abstained", "confidence", "sentences", "citations", "timings_ms", "notes",
+        "understood"}
 
 
 def _message_text(message: dict) -> str:
@@ -93,6 +95,37 @@ def test_timeline_api_lists_dated_events_in_order(ui_client):
     assert {c["n"] for c in got["citations"]} == {e["citation"] for e in got["events"]}
     table = _collection(ui_client)
     assert table["003_42fb9e8cdcba927c.txt"][1:3] == ["not before 2024-01-08 (inferred)", "Xinhua"]
+
+
+def test_ask_with_history_answers_a_follow_up(ui_client):
+    got = ui_client.predict("How long did it last?", ["Who did Blinken meet on Sunday?"], api_name="/ask")
+    assert got["understood"].startswith("How long did it last?") and "seven and a half hours" in got["answer"]
+    assert ui_client.predict("Who did Blinken meet on Sunday?", api_name="/ask")["understood"] is None
+
+
+def test_plain_http_ask_returns_the_cli_json(ui_server):
+    """The two calls of gradio's HTTP API, as the README shows them with curl (every input given: the history
+    is null)."""
+    body = json.dumps({"data": [SF_QUESTION, None]}).encode()
+    request = urllib.request.Request(f"{ui_server.url.rstrip('/')}/gradio_api/call/ask", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{ui_server.url.rstrip('/')}/gradio_api/call/ask/{event}", timeout=120) as response:
+        stream = response.read().decode()
+    data = next(line[len("data:"):] for line in stream.splitlines() if line.startswith("data:"))
+    [answer] = json.loads(data)
+    assert set(answer) == KEYS and not answer["abstained"]
+    assert all("path" not in c and c["file"].endswith(".txt") for c in answer["citations"])
+
+
+def test_chat_reads_a_follow_up_against_the_conversation(ui_client):
+    history, _ = ui_client.predict("Who did Blinken meet on Sunday?", [], 5, "hybrid", None, None, False, False,
+                                   api_name="/chat")
+    history, _ = ui_client.predict("How long did it last?", history, 5, "hybrid", None, None, False, False,
+                                   api_name="/chat")
+    reply = _message_text(history[-1])
+    assert "Understood as:" in reply and "seven and a half hours" in reply
 
 
 def test_ask_rejects_an_empty_question(ui_client):

@@ -124,8 +124,9 @@ class ChatApp:
         dates = DateRange(start, end) if (start or end) else None
         return {"k": k or None, "mode": mode, "dates": dates, "fast": bool(fast)}
 
-    def ask(self, question: str, k=None, mode=None, start=None, end=None, fast=False) -> Answer:
-        return self.assistant.ask(question or "", **self._options(k, mode, start, end, fast))
+    def ask(self, question: str, k=None, mode=None, start=None, end=None, fast=False, history=None) -> Answer:
+        history = [q for q in (history or []) if isinstance(q, str)]
+        return self.assistant.ask(question or "", **self._options(k, mode, start, end, fast), history=history)
 
     def timeline(self, topic: str, start=None, end=None) -> Timeline:
         dates = self._options(None, None, start, end)["dates"]
@@ -150,14 +151,15 @@ class ChatApp:
         raise AssertionError("unreachable")
 
     def respond(self, question, history, k, mode, start, end, fast, show_scores):
-        """Chat handler: appends the question and the answer (each question is answered on its own)."""
+        """Chat handler: appends the question and the answer; a follow-up is read against the questions before it."""
         history = list(history or [])
         question = (question or "").strip()
         if not question:
             log.info("question refused: the question is empty")
             return history, ""
+        asked = [render.question_text(m["content"]) for m in history if m.get("role") == "user"]
         try:
-            answer = self.ask(question, k, mode, start, end, fast)
+            answer = self.ask(question, k, mode, start, end, fast, history=asked)
             reply = self._render(answer, bool(show_scores))
         except ValueError as exc:  # the user's mistake: one line in the log, no traceback
             log.info("question refused: %s", exc)
@@ -395,11 +397,12 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None):
 
         demo.load(collection, None, table, api_name="collection")
 
-        def ask(question: str) -> dict:
-            """Answers one question from the whole collection with the default settings; returns the JSON object
-            that `qa ask --json` prints (question, answer, abstained, confidence, sentences, citations, timings_ms)."""
+        def ask(question: str, history: list[str] | None = None) -> dict:
+            """Answers a question from the whole collection with the default settings; ``history``, the questions
+            asked before it (oldest first), lets it be a follow-up. Returns the JSON object that `qa ask --json`
+            prints (question, answer, abstained, confidence, sentences, citations, timings_ms, notes, understood)."""
             try:
-                return chat.ask(question).to_json()
+                return chat.ask(question, history=history).to_json()
             except ValueError as exc:  # the user's mistake: one line in the log, no traceback
                 log.info("question refused: %s", exc)
                 raise gr.Error(str(exc), print_exception=False) from None

@@ -158,7 +158,8 @@ class Job:
 
     def journal(self) -> dict:
         return {"id": self.id, "kind": self.kind, "rebuild": self.rebuild, "created": self.created,
-                "cancelled": self.cancel_requested, "files": [{k: v for k, v in asdict(f).items() if k != "chunks"} for f in self.files]}
+                "cancelled": self.cancel_requested,
+                "files": [{k: v for k, v in asdict(f).items() if k != "chunks"} for f in self.files]}
 
 
 def _same_file(path: Path, sha256: str) -> bool:
@@ -249,11 +250,44 @@ class UploadJobs:
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise JobError(f"cannot stage the upload in {self.staging}: {exc.strerror or exc}") from None
+        return self._add(job)
+
+    def submit_removal(self, rel_files: list[str]) -> Job:
+        """Queues a job that moves each file (its path relative to the corpus folder, as the page shows it) into
+        ``<corpus>/.trash/`` and then updates the index; returns it at once."""
+        names = [rel_files] if isinstance(rel_files, str) else list(rel_files or [])
+        names = list(dict.fromkeys(str(name).strip() for name in names if str(name).strip()))
+        if not names:
+            raise JobError("no files to remove")
+        return self._add(self._journaled(Job(uuid.uuid4().hex[:12], [FileJob(name, "") for name in names],
+                                             kind="removal")))
+
+    def submit_reindex(self, rebuild: bool = False) -> Job:
+        """Queues a job that updates the index from the corpus folder (``rebuild``: from scratch); returns it at
+        once."""
+        return self._add(self._journaled(Job(uuid.uuid4().hex[:12], [], kind="reindex", rebuild=bool(rebuild))))
+
+    def _journaled(self, job: Job) -> Job:
+        """A job with nothing to stage, with its journal written (so that a stop does not lose it)."""
+        if self.staging.is_symlink():
+            raise JobError(f"cannot queue the job: {self.staging} is a link")
+        folder = self.staging / job.id
+        try:
+            with self._cond:
+                folder.mkdir(parents=True)
+            self._write_journal(job)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise JobError(f"cannot queue the job in {self.staging}: {exc.strerror or exc}") from None
+        return job
+
+    def _add(self, job: Job) -> Job:
         with self._cond:
             self._jobs[job.id] = job
             self._queue.append(job)
             self._cond.notify_all()
-        log.info("upload job %s queued: %s", job.id, ", ".join(f.name for f in job.files))
+        log.info("%s job %s queued: %s", job.kind, job.id,
+                 ", ".join(f.name for f in job.files) or ("rebuild" if job.rebuild else "update"))
         return job
 
     @staticmethod
@@ -329,7 +363,7 @@ class UploadJobs:
             try:
                 self._run(job)
             except Exception:  # noqa: BLE001 - never let one job stop the worker
-                log.exception("upload job %s: the worker failed", job.id)
+                log.exception("%s job %s: the worker failed", job.kind, job.id)
 
     def _checkpoint(self, job: Job) -> None:
         if self._stopping:
@@ -339,9 +373,18 @@ class UploadJobs:
 
     def _run(self, job: Job) -> None:
         try:
-            self._place_files(job)
-            if any(f.state == "indexing" for f in job.files):
-                self._index(job)
+            if job.kind == "reindex":
+                self._reindex(job)
+            elif job.kind == "removal":
+                self._trash_files(job)
+                if any(f.state == "removing" for f in job.files):
+                    # The person chose these files: taking out most of the collection is what was asked for here.
+                    self._build(job, allow_shrink=True)
+                    self._mark_committed(job)
+            else:
+                self._place_files(job)
+                if any(f.state == "indexing" for f in job.files):
+                    self._index(job)
             self._finish(job, "done")
         except JobCancelled:
             self._roll_back(job)
@@ -350,22 +393,20 @@ class UploadJobs:
             self._put_back(job)
             job.finished = time.time()
             job.state = "interrupted"
-            log.info("upload job %s stopped by the server stop; it runs again at the next start", job.id)
+            log.info("%s job %s stopped by the server stop; it runs again at the next start", job.kind, job.id)
         except (IndexError_, IngestError, OSError) as exc:  # the index or the disk said no: one line
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log.warning("upload job %s failed: %s", job.id, message)
+            log.warning("%s job %s failed: %s", job.kind, job.id, message)
             self._fail(job, message)
         except Exception as exc:  # noqa: BLE001 - a bug: the details go to the log
-            log.exception("upload job %s failed", job.id)
+            log.exception("%s job %s failed", job.kind, job.id)
             self._fail(job, f"internal error ({type(exc).__name__}); see the server log")
 
     def _fail(self, job: Job, message: str) -> None:
         """Undoes a job that failed before its commit; one that failed after it (its files are live) stays done."""
         if job.committed:
             job.message = f"indexed, but then: {message}"
-            for entry in job.files:
-                if entry.state == "indexing":
-                    entry.state = "added" if entry.placed == "placed" else "unchanged"
+            self._mark_committed(job)
             self._finish(job, "done")
             return
         job.message = message
@@ -404,11 +445,37 @@ class UploadJobs:
             self._write_journal(job)
             staged.unlink(missing_ok=True)
 
+    def _trash_files(self, job: Job) -> None:
+        """Moves each file of a removal job into the trash; the journal records each before it moves."""
+        for entry in job.files:
+            self._checkpoint(job)
+            if entry.state != "waiting":
+                continue
+            entry.placed = "trashing"
+            self._write_journal(job)
+            try:
+                moved = trash(self.corpus, entry.name)
+            except TrashError as exc:
+                entry.placed, reason = "", str(exc)
+                self._refuse(job, entry, reason.removeprefix(f"{entry.name}: "))  # the report line names the file
+                continue
+            entry.path = moved.relative_to(self.corpus / TRASH).as_posix()
+            entry.placed, entry.state, entry.note = "trashed", "removing", f"moved to {TRASH}/{entry.path}"
+            self._write_journal(job)
+
+    def _reindex(self, job: Job) -> None:
+        report = self._build(job, rebuild=job.rebuild)
+        skipped = len(report.skipped)
+        job.message = (f"{report.articles} articles, {report.chunks} chunks"
+                       + (f", {skipped} file{'s' if skipped != 1 else ''} skipped" if skipped else "")
+                       + (" (it was up to date)" if report.up_to_date else ""))
+
     def _refuse(self, job: Job, entry: FileJob, reason: str) -> None:
         entry.state, entry.note = "refused", reason
-        (self.staging / job.id / entry.staged).unlink(missing_ok=True)
+        if entry.staged:
+            (self.staging / job.id / entry.staged).unlink(missing_ok=True)
         self._write_journal(job)
-        log.info("upload %s refused: %s", entry.name, reason)
+        log.info("%s of %s refused: %s", job.kind, entry.name, reason)
 
     def _indexed_files(self) -> dict[str, str]:
         """File id -> fingerprint in the live index (the fingerprint is the first 16 hex digits of the SHA-256)."""
@@ -417,16 +484,31 @@ class UploadJobs:
         except AttributeError:
             return {}
 
-    def _index(self, job: Job) -> None:
-        """Builds the index with the job's files; the job commits when the new build goes live."""
+    def _build(self, job: Job, **options):
+        """Updates the index from the corpus folder; the job commits when the new build goes live."""
         report = build_index(self.settings, encoder=self.assistant.encoder, progress=False,
-                             checkpoint=lambda: self._checkpoint(job))
+                             checkpoint=lambda: self._checkpoint(job), **options)
         with self._cond:
             job.committed = True
             if job.state == "cancelling":  # asked too late: the build was already live
                 job.state = "running"
         if not report.up_to_date:
+            job.changed = True
             reopen(self.assistant)
+        return report
+
+    @staticmethod
+    def _mark_committed(job: Job) -> None:
+        """What the job's files are once its build is live."""
+        for entry in job.files:
+            if entry.state == "indexing":
+                entry.state = "added" if entry.placed == "placed" else "unchanged"
+            elif entry.state == "removing":
+                entry.state, entry.placed = "removed", ""
+
+    def _index(self, job: Job) -> None:
+        """Builds the index with the job's files; the job commits when the new build goes live."""
+        report = self._build(job)
         self._take_out_unreadable(job, report)
         for entry in job.files:
             if entry.state == "indexing":
@@ -453,14 +535,18 @@ class UploadJobs:
     def _finish(self, job: Job, state: str) -> None:
         with self._cond:
             job.state, job.finished = state, time.time()
-            if state == "done" and any(f.state == "added" for f in job.files):
+            if state == "done" and (job.changed or any(f.state in ("added", "removed") for f in job.files)):
                 self.generation += 1
             self._forget_old()
         if state != "interrupted":
             shutil.rmtree(self.staging / job.id, ignore_errors=True)
             self._remove_staging_if_empty()
-        added = sum(1 for f in job.files if f.state == "added")
-        log.info("upload job %s %s: %d of %d files added (%.1f s)", job.id, state, added, len(job.files),
+        if job.kind == "reindex":
+            log.info("reindex job %s %s: %s (%.1f s)", job.id, state, job.message, job.seconds())
+            return
+        done = DONE[job.kind]
+        count = sum(1 for f in job.files if f.state == done)
+        log.info("%s job %s %s: %d of %d files %s (%.1f s)", job.kind, job.id, state, count, len(job.files), done,
                  job.seconds())
 
     def _forget_old(self) -> None:
@@ -478,7 +564,9 @@ class UploadJobs:
         except OSError:
             pass
         for entry in job.files:
-            if entry.placed:
+            if job.kind == "removal":
+                self._untrash(entry)
+            elif entry.placed:
                 path = self.corpus / entry.path
                 if _same_file(path, entry.sha256):
                     path.unlink(missing_ok=True)
@@ -486,9 +574,44 @@ class UploadJobs:
             if entry.state not in ("refused", "failed"):
                 entry.state = "cancelled"
 
+    def _untrash(self, entry: FileJob) -> bool:
+        """Moves a file that this removal job put into the trash back under its own name; False (and the entry
+        failed, saying where the file is) when that cannot be done."""
+        placed, entry.placed = entry.placed, ""
+        if placed == "trashed":
+            try:
+                restore(self.corpus, entry.path, to=entry.name)
+            except TrashError as exc:
+                entry.state, entry.note = "failed", f"left in {TRASH}/{entry.path}: {exc}"
+                log.warning("could not put %s back: %s", entry.name, exc)
+                return False
+            entry.path = ""
+        elif placed == "trashing" and not os.path.lexists(self.corpus / entry.name):  # moved, not yet recorded
+            entry.state, entry.note = "failed", f"moved to {TRASH}/ (under a name not recorded); not put back"
+            return False
+        return True
+
+    def _put_back_removal(self, job: Job) -> None:
+        """A removal stopped before its build went live: its files go back into the corpus, which then matches the
+        live index again, and the job runs again at the next start. Files the live index no longer holds (the job
+        was killed after its commit) stay in the trash."""
+        indexed = self._indexed_files()
+        for entry in job.files:
+            if not entry.placed:
+                continue
+            stem = Path(entry.name).with_suffix("").as_posix()
+            if entry.placed == "trashed" and stem not in indexed and entry.name not in indexed:
+                entry.state, entry.placed = "removed", ""
+            elif self._untrash(entry):
+                entry.state, entry.note = "waiting", ""
+        self._write_journal(job)
+
     def _put_back(self, job: Job) -> None:
         """Moves the job's files that are in the corpus but not in the live index back into the staging folder, so the
         corpus holds no upload that is not indexed; the job runs again at the next start."""
+        if job.kind != "upload":
+            self._put_back_removal(job)  # (a reindex job has nothing to put back)
+            return
         indexed = self._indexed_files()
         folder = self.staging / job.id
         for entry in job.files:
@@ -548,12 +671,12 @@ class UploadJobs:
                 continue
             self._put_back(job)
             for entry in job.files:
-                if entry.state == "waiting" and not (folder / entry.staged).exists():
+                if job.kind == "upload" and entry.state == "waiting" and not (folder / entry.staged).exists():
                     entry.state, entry.note = "failed", "lost: its staged copy is missing"
             job.message = "resumed after a server restart"
-            if any(entry.state in ("waiting", "indexing") for entry in job.files):
+            if job.kind == "reindex" or any(entry.state in ("waiting", "indexing") for entry in job.files):
                 self._queue.append(job)
-                log.info("upload job %s resumed after a server restart", job.id)
+                log.info("%s job %s resumed after a server restart", job.kind, job.id)
             else:
                 job.started = job.started or time.time()
                 self._finish(job, "done")
@@ -565,7 +688,10 @@ class UploadJobs:
             data = json.loads((folder / JOURNAL).read_text())
             files = [FileJob(**{k: v for k, v in f.items() if k in FileJob.__dataclass_fields__})
                      for f in data["files"]]
+            kind = str(data.get("kind", "upload"))
+            if kind not in ("upload", "removal", "reindex"):
+                return None
             return Job(str(data["id"]), files, created=float(data.get("created", time.time())),
-                       cancel_requested=bool(data.get("cancelled")))
+                       cancel_requested=bool(data.get("cancelled")), kind=kind, rebuild=bool(data.get("rebuild")))
         except (OSError, ValueError, KeyError, TypeError):
             return None

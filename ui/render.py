@@ -10,6 +10,7 @@ Every message is one HTML block (no blank line inside), so the Markdown renderer
 """
 from __future__ import annotations
 
+import html
 import re
 from pathlib import PurePosixPath
 
@@ -151,6 +152,8 @@ def answer_html(answer: Answer, store, *, show_scores: bool = False) -> str:
     articles = ArticleCache(store)
     lines = []
     marker = lambda n: f'<span class="qa-ref">&#91;{n}&#93;</span>'  # noqa: E731
+    if answer.understood:
+        lines.append(f'<p class="qa-note qa-understood">Understood as: {text(answer.understood)}</p>')
     lines += [f'<p class="qa-note">{text(note)}</p>' for note in answer.notes]
     if not answer.abstained:
         body = " ".join(f"{_when(s.date, s.date_source)}{sentence_html(s, articles)} {marker(s.citation)}"
@@ -206,6 +209,13 @@ def timeline_html(found: Timeline, store) -> str:
 def question_html(question: str) -> str:
     """The person's question, shown as they typed it (as text)."""
     return f'<p class="qa-question">{text(question)}</p>'
+
+
+def question_text(message) -> str:
+    """The question a chat message of ``question_html`` holds (a follow-up is read against these)."""
+    if not isinstance(message, str):  # gradio may hand back [{"type": "text", "text": ...}]
+        message = "".join(part.get("text") or "" for part in message if isinstance(part, dict))
+    return html.unescape(re.sub(r"<[^>]+>", "", message)).strip()
 
 
 def error_html(message: str) -> str:

@@ -1,0 +1,74 @@
+"""Follow-up questions: made to stand alone from the conversation (qa.conversation), then answered through the same
+pipeline (Assistant.ask with history, `qa ask --follow-up`, `qa chat`)."""
+import pytest
+
+from qa.conversation import Turn, leans_on_previous, names, understand
+from tests.test_cli import qa
+
+
+@pytest.mark.parametrize("question, leans", [
+    ("What did he tell him about Taiwan?", True),
+    ("And Wang Yi?", True),
+    ("What else was agreed?", True),
+    ("And in 2025?", True),
+    ("Where?", True),
+    ("According to whom?", True),
+    ("Who is Qin Gang?", False),
+    ("What was agreed in San Francisco?", False),
+    ("How long did Blinken meet Qin Gang on Sunday?", False),
+])
+def test_which_questions_lean_on_the_previous_one(question, leans):
+    assert leans_on_previous(question) is leans
+
+
+def test_names_leave_out_question_words_and_a_sentence_capital():
+    assert names("Where did Xi Jinping meet Antony Blinken?") == ["Xi Jinping", "Antony Blinken"]
+    assert names("Later in the day, Biden announced") == ["Biden"]
+    assert names("Trump?", first_word=True) == ["Trump"]
+
+
+def test_rewrites():
+    said = Turn("Where did Xi meet a US president in 2023?", "Where did Xi meet a US president in 2023?",
+                lead_date="2023-11-16")
+    assert understand("And in 2025?", [said]).understood == "Where did Xi meet a US president in 2025?"
+    assert understand("What about before that?", [said]).understood == \
+        "Where did Xi meet a US president before 2023-11-16?"
+    asked = Turn("What did Biden say about Taiwan?", "What did Biden say about Taiwan?")
+    assert understand("And Trump?", [asked]).understood == "What did Trump say about Taiwan?"
+    answered = Turn("Who did Blinken meet on Sunday?", "Who did Blinken meet on Sunday?", answer_names=["Qin Gang"])
+    follow = understand("What did he say about Taiwan?", [answered])
+    assert follow.leans and follow.understood.startswith("What did he say about Taiwan? (Qin Gang, Blinken")
+    alone = understand("Who is Qin Gang?", [answered])
+    assert not alone.leans and alone.understood == "Who is Qin Gang?"
+    assert understand("What else was agreed?", [asked]).else_of == 0
+
+
+def test_swapped_name_replaces_the_most_alike(encoder):
+    asked = Turn("How long did Blinken meet Qin Gang?", "How long did Blinken meet Qin Gang?")
+    follow = understand("And with Wang Yi?", [asked], encoder.encode_query)
+    assert follow.understood == "How long did Blinken meet Wang Yi?"
+
+
+def test_follow_up_is_answered_from_the_conversation(assistant):
+    alone = assistant.ask("What did he tell him about Taiwan?")
+    answer = assistant.ask("What did he tell him about Taiwan?", history=["What did Xi and Trump discuss on the phone?"])
+    assert answer.understood and "Trump" in answer.understood and alone.understood is None
+    assert not answer.abstained and answer.sentences[0].article_id == "002_3267ac7c794f8952"
+    assert "Taiwan" in answer.sentences[0].text
+    # "What else": not the sentences already quoted, unless nothing else answers.
+    first = assistant.ask("What was agreed in San Francisco?")
+    more = assistant.ask("What else was agreed?", history=["What was agreed in San Francisco?"])
+    assert {(s.article_id, s.start) for s in more.sentences}.isdisjoint({(s.article_id, s.start)
+                                                                       for s in first.sentences})
+
+
+def test_qa_ask_follow_up_and_qa_chat(bundled_settings):
+    index_dir = str(bundled_settings.index_dir)
+    run = qa("ask", "--follow-up", "How long did Blinken meet Qin Gang on Sunday?", "And Wang Yi?",
+             "--index-dir", index_dir)
+    assert run.returncode == 0, run.stderr
+    assert "Understood as: How long did Blinken meet Wang Yi on Sunday?" in run.stdout
+    run = qa("chat", "--index-dir", index_dir, stdin="Who did Blinken meet on Sunday?\nHow long did it last?\n\n")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("Q: ") == 2 and "Understood as: How long did it last?" in run.stdout
+    assert "seven and a half hours" in run.stdout.split("Q: How long")[1]
