@@ -179,6 +179,7 @@ def test_percentile_linear():
 
 COLLECTION = ROOT / "eval" / "sets" / "collection.jsonl"
 FRESH_SETS = [ROOT / "eval" / "sets" / name for name in ("temporal_fresh.jsonl", "temporal_fresh2.jsonl")]
+CONVERSATIONS = [ROOT / "eval" / "sets" / name for name in ("conversation.jsonl", "conversation_fresh.jsonl")]
 CORPUS = ROOT / "corpus"
 KINDS_MINIMUM = {"factoid": 12, "list": 12, "paraphrase": 10, "temporal": 20, "unanswerable": 12}
 
@@ -220,7 +221,7 @@ def test_collection_schema_and_counts():
         assert gold_counts[article_id] >= 5, article_id
 
 
-@pytest.mark.parametrize("path", [COLLECTION, *FRESH_SETS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [COLLECTION, *FRESH_SETS, *CONVERSATIONS], ids=lambda p: p.name)
 def test_collection_answers_occur_in_gold_articles(path):
     texts = {p.stem: _match_form(p.read_text(encoding="utf-8")) for p in CORPUS.glob("*.txt")}
     missing = [(q["id"], a) for q in _load_collection(path) for a in q["answers"]
@@ -233,3 +234,13 @@ def test_fresh_temporal_set_schema(path):
     items = _load_collection(path)
     assert len(items) >= 20 and len({q["id"] for q in items}) == len(items)
     assert all(q["kind"] == "temporal" and q["answers"] and q["articles"] for q in items)
+
+
+@pytest.mark.parametrize("path", CONVERSATIONS, ids=lambda p: p.name)
+def test_conversation_sets_schema(path):
+    items = _load_collection(path)
+    assert len(items) >= 20 and len({q["id"] for q in items}) == len(items)
+    for q in items:
+        assert set(q) == {"id", "history", "question", "answers", "articles", "kind"}, q["id"]
+        assert q["history"] and all(isinstance(h, str) and h.endswith("?") for h in q["history"]), q["id"]
+        assert q["answers"] and q["articles"] and q["question"].endswith("?"), q["id"]
