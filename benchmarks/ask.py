@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from eval.datasets import DEFAULT_DATA, load_collection, load_squad  # noqa: E402
-from eval.runner import sample  # noqa: E402
+from eval.questions import sample  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 

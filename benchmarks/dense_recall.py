@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.datasets import load_dataset  # noqa: E402
-from eval.runner import prepare_index  # noqa: E402
+from eval.cache import prepare_index  # noqa: E402
 from qa import dense  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import Encoder  # noqa: E402

@@ -9,7 +9,7 @@
 - ``feedback``: the chat page's thumbs-up answers (``qa/feedback.py``), asked again of the bundled ``corpus/``.
 
 Datasets are read in place (never copied into the repository); the public ones are indexed from a ``.jsonl`` file
-written into a cache folder (see ``eval.runner.prepare_index``).
+written into a cache folder (see ``eval.cache.prepare_index``).
 """
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-from .runner import FULL, METRIC_KEYS, EvalRun
+from .configs import FULL, METRIC_KEYS
+from .format import figure
+from .summary import EvalRun
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
 MAX_FAILURES = 300
@@ -29,18 +31,12 @@ def _esc(x) -> str:
     return escape(str(x), quote=True)
 
 
-def _fmt(key: str, value) -> str:
-    if value is None:
-        return "&ndash;"
-    return f"{value:.1f}" if key.endswith("_ms") else f"{value:.3f}"
-
-
 def metrics_table(configs: dict) -> str:
     keys = [k for k in METRIC_KEYS if any(k in m for m in configs.values())]
     head = "".join(f"<th>{_esc(k)}</th>" for k in keys)
     rows = []
     for name, m in configs.items():
-        cells = "".join(f'<td class="num">{_fmt(k, m.get(k))}</td>' for k in keys)
+        cells = "".join(f'<td class="num">{figure(k, m.get(k), "&ndash;")}</td>' for k in keys)
         rows.append(f"<tr><th>{_esc(name)}</th>{cells}</tr>")
     return f"<div class=wide><table><tr><th>config</th>{head}</tr>{''.join(rows)}</table></div>"
 

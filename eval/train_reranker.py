@@ -25,7 +25,7 @@ import numpy as np
 
 from . import metrics as M
 from .datasets import SQUAD_TUNE_ARTICLES, load_dataset
-from .runner import prepare_index
+from .cache import prepare_index
 
 log = logging.getLogger("qa.train")
 

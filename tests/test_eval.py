@@ -17,7 +17,9 @@ if str(ROOT) not in sys.path:
 
 from eval import datasets  # noqa: E402
 from eval.datasets import load_beir, load_collection, load_squad  # noqa: E402
-from eval.runner import METRIC_KEYS, format_summary, sample  # noqa: E402
+from eval.configs import METRIC_KEYS  # noqa: E402
+from eval.format import format_summary  # noqa: E402
+from eval.questions import sample  # noqa: E402
 
 ANSWER_CONFIGS = ["bm25", "dense", "hybrid-rrf", "hybrid-convex", "baseline-cosine", "fast", "cross-encoder", "full",
                   "full-calibrated"]
