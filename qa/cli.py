@@ -191,15 +191,16 @@ def _date_options(p) -> None:
     p.add_argument("--to", dest="date_to", type=_iso_date, metavar="YYYY-MM-DD", help="only up to this day")
 
 
-def _lazy(module: str):
-    """The ``run(args) -> int`` of a module loaded only when its command is used (qa/ never imports ui/ or eval/)."""
+def _shell_commands(sub) -> None:
+    """The shells' own subcommands (``qa eval``, ``qa ui``, ...): each registers itself under the entry point group
+    ``qa.commands`` (see pyproject.toml), so the engine names none of them. One that cannot load is left out."""
+    from importlib.metadata import entry_points
 
-    def run(args) -> int:
-        import importlib
-
-        return importlib.import_module(module).run(args)
-
-    return run
+    for entry in sorted(entry_points(group="qa.commands"), key=lambda e: e.name):
+        try:
+            entry.load()(sub)
+        except Exception as exc:  # noqa: BLE001 - a broken shell must not take `qa ask` down with it
+            log.debug("command %s not available: %s", entry.name, exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,42 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     _date_options(p)
     p.set_defaults(run=cmd_timeline)
 
-    p = sub.add_parser("eval", help="measure retrieval and answers on a question set, every configuration")
-    p.add_argument("--dataset", choices=("collection", "squad", "scifact", "feedback"), default="collection",
-                   help="feedback: the answers rated up on the page, asked again of the bundled corpus")
-    p.add_argument("--data", help="dataset file or folder (defaults under ../shared/datasets/)")
-    p.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
-                   help="SQuAD: questions of the first 24 articles (tune), of the other 24 (heldout), or all")
-    p.add_argument("--limit", type=int, help="ask only N questions, sampled with --seed")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
-    p.add_argument("--report", help="write an HTML report to this path")
-    p.add_argument("--index-dir", help="index of the bundled collection (collection set only)")
-    p.set_defaults(run=_lazy("eval.runner"))
-
-    p = sub.add_parser("train-reranker", help="train the cross-encoder reranker on SQuAD's tune half")
-    p.add_argument("--data", help="SQuAD v1.1 dev file (default under ../shared/datasets/)")
-    p.add_argument("--out", help="folder for the adapter and its configuration (default qa/models/reranker)")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--negatives", type=int, default=8, help="negatives per question")
-    p.add_argument("--batch", type=int, default=8, help="questions per training batch")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--train-articles", type=int, default=19,
-                   help="tune articles whose questions train the cross-encoder; the rest fit the combiners")
-    p.add_argument("--limit", type=int, help="at most N questions per part (a quick trial)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", help="cuda or cpu (default: cuda when available)")
-    p.add_argument("--fit-only", action="store_true",
-                   help="keep the trained cross-encoder in --out and fit only its combiners and thresholds")
-    p.set_defaults(run=_lazy("eval.train_reranker"))
-
-    p = sub.add_parser("ui", help="serve the chat page in the browser")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
-    p.add_argument("--corpus", help="article folder, where uploads go (default corpus/, or $QA_CORPUS)")
-    p.add_argument("--auth", help="require a login, as user:password")
-    p.set_defaults(run=_lazy("ui.app"))
+    _shell_commands(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")

@@ -2,7 +2,7 @@
 
 A record is ``{"time", "question", "rating", "note", "history", "answer"}``: ``time`` in UTC to the second, ``rating``
 "up" or "down", ``note`` the user's words (or null), ``history`` the questions asked before it in the chat (or null),
-``answer`` the answer as ``Answer.to_json()`` gives it. ``eval.datasets.load_feedback`` turns the thumbs-up records
+``answer`` the answer as ``Answer.to_json()`` gives it. ``qa eval --dataset feedback`` turns the thumbs-up records
 into evaluation questions.
 
 The file lives beside the index folder (``feedback.jsonl``) unless ``QA_FEEDBACK`` names another. Appends never

@@ -1,0 +1,45 @@
+"""The evaluation shell's subcommands of ``qa``: ``qa eval`` and ``qa train-reranker`` (registered through the
+``qa.commands`` entry point group, so the engine never names this package)."""
+from __future__ import annotations
+
+import importlib
+
+
+def _run(module: str):
+    """The ``run(args) -> int`` of a module, imported only when its command is used (the parser stays light)."""
+
+    def run(args) -> int:
+        return importlib.import_module(module).run(args)
+
+    return run
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="measure retrieval and answers on a question set, every configuration")
+    p.add_argument("--dataset", choices=("collection", "squad", "scifact", "feedback"), default="collection",
+                   help="feedback: the answers rated up on the page, asked again of the bundled corpus")
+    p.add_argument("--data", help="dataset file or folder (defaults under ../shared/datasets/)")
+    p.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
+                   help="SQuAD: questions of the first 24 articles (tune), of the other 24 (heldout), or all")
+    p.add_argument("--limit", type=int, help="ask only N questions, sampled with --seed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--report", help="write an HTML report to this path")
+    p.add_argument("--index-dir", help="index of the bundled collection (collection set only)")
+    p.set_defaults(run=_run("eval.runner"))
+
+    p = sub.add_parser("train-reranker", help="train the cross-encoder reranker on SQuAD's tune half")
+    p.add_argument("--data", help="SQuAD v1.1 dev file (default under ../shared/datasets/)")
+    p.add_argument("--out", help="folder for the adapter and its configuration (default qa/models/reranker)")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--negatives", type=int, default=8, help="negatives per question")
+    p.add_argument("--batch", type=int, default=8, help="questions per training batch")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--train-articles", type=int, default=19,
+                   help="tune articles whose questions train the cross-encoder; the rest fit the combiners")
+    p.add_argument("--limit", type=int, help="at most N questions per part (a quick trial)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cuda or cpu (default: cuda when available)")
+    p.add_argument("--fit-only", action="store_true",
+                   help="keep the trained cross-encoder in --out and fit only its combiners and thresholds")
+    p.set_defaults(run=_run("eval.train_reranker"))

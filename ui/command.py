@@ -1,0 +1,19 @@
+"""The chat page's subcommand of ``qa``: ``qa ui`` (registered through the ``qa.commands`` entry point group, so the
+engine never names this package). gradio is imported only when the command runs."""
+from __future__ import annotations
+
+
+def _run(args) -> int:
+    from .app import run
+
+    return run(args)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ui", help="serve the chat page in the browser")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
+    p.add_argument("--corpus", help="article folder, where uploads go (default corpus/, or $QA_CORPUS)")
+    p.add_argument("--auth", help="require a login, as user:password")
+    p.set_defaults(run=_run)
