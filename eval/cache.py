@@ -77,7 +77,7 @@ def prepare_index(ds: Dataset, settings, encoder, *, index_dir: str | Path | Non
     from qa.index import build_index
 
     if ds.documents is None:  # the bundled collection
-        index_dir = Path(index_dir or os.environ.get("QA_INDEX_DIR") or ROOT / "index")
+        index_dir = Path(index_dir) if index_dir else settings.index_dir  # QA_INDEX_DIR, read by Settings.from_env
         settings = replace(settings, corpus_dir=ROOT / "corpus", index_dir=index_dir)
         prefix = ""
     else:

@@ -109,6 +109,7 @@ class Settings:
     selector: SelectorSettings = field(default_factory=SelectorSettings)
     reranker: RerankerSettings = field(default_factory=RerankerSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    feedback_file: Path | None = None  # thumbs up/down on answers; None: feedback.jsonl beside the index folder
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -117,12 +118,13 @@ class Settings:
             "index_dir": os.environ.get("QA_INDEX_DIR"),
             "model": os.environ.get("QA_MODEL"),
             "backend": os.environ.get("QA_BACKEND"),
+            "feedback_file": os.environ.get("QA_FEEDBACK", "").strip(),
         }
         values = {k: v for k, v in env.items() if v}
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("corpus_dir", "index_dir"):
+        for key in ("corpus_dir", "index_dir", "feedback_file"):
             if key in values:
-                values[key] = Path(values[key])
+                values[key] = Path(values[key]).expanduser() if key == "feedback_file" else Path(values[key])
         reranker = os.environ.get("QA_RERANKER", "").strip()
         if reranker and "reranker" not in values:
             switch = reranker.lower()

@@ -23,7 +23,6 @@ from .config import Settings
 
 log = logging.getLogger(__name__)
 
-ENV = "QA_FEEDBACK"
 FILENAME = "feedback.jsonl"
 RATINGS = ("up", "down")
 MAX_NOTE = 2000  # characters
@@ -35,11 +34,9 @@ class FeedbackError(ValueError):
 
 
 def feedback_path(settings: Settings) -> Path:
-    """Where feedback is kept: ``$QA_FEEDBACK`` when set, else ``feedback.jsonl`` beside the index folder."""
-    env = os.environ.get(ENV, "").strip()
-    if env:
-        return Path(env).expanduser()
-    return Path(settings.index_dir).parent / FILENAME
+    """Where feedback is kept: ``settings.feedback_file`` (``$QA_FEEDBACK``) when set, else ``feedback.jsonl``
+    beside the index folder."""
+    return settings.feedback_file or Path(settings.index_dir).parent / FILENAME
 
 
 def record(path: Path, *, question: str, answer: dict, rating: str, note: str | None = None,

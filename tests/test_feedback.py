@@ -12,7 +12,7 @@ import pytest
 
 from eval.datasets import load_dataset, load_feedback
 from qa.config import Settings
-from qa.feedback import ENV, MAX_NOTE, FeedbackError, feedback_path, read, record
+from qa.feedback import MAX_NOTE, FeedbackError, feedback_path, read, record
 from qa.types import Answer, AnswerSentence, Citation
 
 
@@ -34,10 +34,10 @@ def _lines(path: Path) -> list[str]:
 
 
 def test_the_file_is_beside_the_index_folder_unless_the_environment_names_one(tmp_path, monkeypatch):
-    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.delenv("QA_FEEDBACK", raising=False)
     assert feedback_path(Settings(index_dir=tmp_path / "data" / "index")) == tmp_path / "data" / "feedback.jsonl"
-    monkeypatch.setenv(ENV, str(tmp_path / "elsewhere" / "ratings.jsonl"))
-    assert feedback_path(Settings(index_dir=tmp_path / "index")) == tmp_path / "elsewhere" / "ratings.jsonl"
+    monkeypatch.setenv("QA_FEEDBACK", str(tmp_path / "elsewhere" / "ratings.jsonl"))
+    assert feedback_path(Settings.from_env(index_dir=tmp_path / "index")) == tmp_path / "elsewhere" / "ratings.jsonl"
 
 
 # --- writing and reading ----------------------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_thumbs_up_answers_become_questions_over_the_bundled_collection(tmp_path
     assert "2 questions from thumbs-up answers; left out: 2 thumbs-down, 1 citing articles not in corpus/, " \
            "1 unreadable line" in caplog.text
 
-    monkeypatch.setenv(ENV, str(path))  # the default file, as the page writes it
+    monkeypatch.setenv("QA_FEEDBACK", str(path))  # the default file, as the page writes it
     assert [q.question for q in load_dataset("feedback").questions] == [sf, "What is the capital of Peru?"]
 
 
