@@ -72,7 +72,7 @@ def run_cli(args: list[str], env: dict) -> dict:
 def bench_corpus(name: str, corpus_dir: Path, questions: list[str], workdir: Path, encoder) -> dict:
     from qa.assistant import Assistant
     from qa.config import RerankerSettings, Settings
-    from qa.index import build_index
+    from qa.build import build_index
 
     index_dir = workdir / f"{name}-index"
     # the reranker on, so that both paths are timed (it is off by default)

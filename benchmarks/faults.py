@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 from qa.assistant import Assistant  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embed import Encoder  # noqa: E402
-from qa.index import DAMAGED_SUFFIX, Index, IndexError_, build_index, current_build  # noqa: E402
+from qa.build import build_index  # noqa: E402
+from qa.index import DAMAGED_SUFFIX, Index, IndexError_, current_build  # noqa: E402
 
 QUESTION = "What was agreed in San Francisco?"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}

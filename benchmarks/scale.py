@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from eval.datasets import load_beir, load_squad  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.index import build_index  # noqa: E402
+from qa.build import build_index  # noqa: E402
 
 SENTENCES_PER_ARTICLE = 12
 ARTICLES_PER_FILE = 5000

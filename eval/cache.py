@@ -74,7 +74,7 @@ def _write_corpus(ds: Dataset, corpus_dir: Path) -> None:
 def prepare_index(ds: Dataset, settings, encoder, *, index_dir: str | Path | None = None,
                   progress: bool = True) -> Prepared:
     """Settings pointing at an up-to-date index of the dataset's documents (built once, then reused)."""
-    from qa.index import build_index
+    from qa.build import build_index
 
     if ds.documents is None:  # the bundled collection
         index_dir = Path(index_dir) if index_dir else settings.index_dir  # QA_INDEX_DIR, read by Settings.from_env

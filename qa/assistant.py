@@ -9,7 +9,8 @@ from .answer import AnswerSelector
 from .candidates import CandidateFinder
 from .config import MAX_K, TIMELINE_K, Settings
 from .embed import Encoder
-from .index import BuildReport, Index, build_index
+from .build import BuildReport, build_index
+from .index import Index
 from .pipeline import QueryPipeline
 from .rerank import DEFAULT_DIR, Reranker, RerankerError
 from .retrieve import DateRange, Retriever

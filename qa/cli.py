@@ -21,7 +21,7 @@ def _settings(args) -> Settings:
 
 
 def cmd_index(args) -> int:
-    from .index import build_index
+    from .build import build_index
 
     settings = _settings(args)
     report = build_index(settings, rebuild=args.rebuild, allow_shrink=args.allow_shrink)

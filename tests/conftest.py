@@ -9,7 +9,7 @@ import pytest
 from qa.assistant import Assistant
 from qa.config import Settings
 from qa.embed import Encoder
-from qa.index import build_index
+from qa.build import build_index
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.index import FORMAT_VERSION, Index, IndexMismatch, build_index, current_build, read_manifest
+from qa.build import build_index
+from qa.index import FORMAT_VERSION, Index, IndexMismatch, current_build, read_manifest
 
 
 def settings_for(corpus, index_dir):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from qa.config import Settings
-from qa.index import Index, build_index, current_build
+from qa.build import build_index
+from qa.index import Index, current_build
 
 
 class Stop(Exception):

@@ -13,7 +13,7 @@ from gradio_client import Client, handle_file
 
 from qa.assistant import Assistant
 from qa.config import Settings
-from qa.index import build_index
+from qa.build import build_index
 from ui.jobs import STAGING, UploadJobs
 from ui.server import serve
 

@@ -36,7 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from qa.index import DAMAGED_SUFFIX, IndexError_, build_index, current_build, sha256_file
+from qa.build import build_index
+from qa.index import DAMAGED_SUFFIX, IndexError_, current_build, sha256_file
 from qa.ingest import IngestError
 from qa.trash import TRASH, TrashError, restore, trash
 
@@ -636,7 +637,7 @@ class UploadJobs:
             entry.placed, entry.path, entry.state, entry.note = "", "", "waiting", ""
         self._write_journal(job)
 
-    # -- the journal and recovery ---------------------------------------------------------------------------------------
+    # -- the journal and recovery --------------------------------------------------------------------------------------
 
     def _write_journal(self, job: Job) -> None:
         folder = self.staging / job.id
