@@ -89,13 +89,7 @@ def _answer_metrics(ctx: _Context, q: Question, sentences: list[str], top_senten
 def _from_answer(ctx: _Context, q: Question, answer) -> dict:
     texts = [s.text for s in answer.sentences]
     top = max(answer.sentences, key=lambda s: s.score).text if answer.sentences else None
-    span_text = None
-    for s in answer.sentences:
-        if s.span:
-            store = ctx.index.store
-            article = store.article(store.article_index(s.article_id))
-            span_text = article.text[s.span[0]:s.span[1]]
-            break
+    span_text = next((s.span_text for s in answer.sentences if s.span_text), None)
     cited = [ctx.to_doc(c.article_id) for c in answer.citations]
     out = _answer_metrics(ctx, q, texts, top, span_text, cited, answer.abstained)
     out["_answer"] = answer.answer

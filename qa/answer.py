@@ -110,8 +110,10 @@ class AnswerSelector:
             sent_span = span if (span and i == chosen[0]) else None
             article = store.article(store.article_index(s.article_id))
             date, date_source = (s.when.label, "sentence") if s.when else (article.date, article.date_source)
+            span_text = " ".join(article.text[sent_span[0]:sent_span[1]].split()) if sent_span else None
             quoted.append(AnswerSentence(" ".join(s.text.split()), article_order[s.article_id], s.article_id,
-                                         s.start, s.end, round(float(scores[i]), 4), sent_span, date, date_source))
+                                         s.start, s.end, round(float(scores[i]), 4), sent_span, span_text, date,
+                                         date_source))
         citations = [citation(store, n, article_id, [(q.start, q.end) for q in quoted if q.article_id == article_id])
                      for article_id, n in article_order.items()]
         text = NO_ANSWER if abstained else " ".join(f"{q.text} [{q.citation}]" for q in quoted)

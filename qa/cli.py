@@ -65,17 +65,15 @@ def cmd_ask(args) -> int:
         else:
             if n:
                 print()
-            print(format_answer(answer, assistant.index.store), flush=True)
+            print(format_answer(answer), flush=True)
     return 0
 
 
-def _marked(sentence, store) -> str:
+def _marked(sentence) -> str:
     """The sentence with its factoid answer span in **bold** markers."""
-    if not sentence.span:
+    if not sentence.span_text:
         return sentence.text
-    article = store.article(store.article_index(sentence.article_id))
-    span = " ".join(article.text[sentence.span[0]:sentence.span[1]].split())
-    return sentence.text.replace(span, f"**{span}**", 1)
+    return sentence.text.replace(sentence.span_text, f"**{sentence.span_text}**", 1)
 
 
 def cmd_chat(args) -> int:
@@ -108,7 +106,7 @@ def cmd_chat(args) -> int:
                 asked = []
                 continue
             answer = assistant.ask(question, k=args.k, fast=args.fast, history=asked)
-            print(format_answer(answer, assistant.index.store), flush=True)
+            print(format_answer(answer), flush=True)
             asked.append(question)
     finally:
         if readline is not None:
@@ -160,13 +158,13 @@ def _iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
-def format_answer(answer, store) -> str:
+def format_answer(answer) -> str:
     lines = [f"Q: {answer.question}"] + ([f"Understood as: {answer.understood}"] if answer.understood else [])
     lines += answer.notes
     if answer.abstained:
         lines.append(f"{answer.answer} The closest passages (confidence {answer.confidence:.2f}):")
     else:
-        lines += [textwrap.fill(f"({date_label(s.date, s.date_source)}) {_marked(s, store)} [{s.citation}]", 100,
+        lines += [textwrap.fill(f"({date_label(s.date, s.date_source)}) {_marked(s)} [{s.citation}]", 100,
                                 subsequent_indent="  ") for s in answer.sentences]
     lines.append("")
     lines.append("Sources:")

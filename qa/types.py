@@ -86,6 +86,7 @@ class AnswerSentence:
     end: int
     score: float
     span: tuple[int, int] | None = None  # factoid answer, as offsets in the article's text
+    span_text: str | None = None  # that answer's words, whitespace collapsed (so no shell reads the article for it)
     date: str | None = None  # the sentence's own event date (ISO 8601) where it states one, else its article's
     date_source: str | None = None  # 'sentence' when the sentence states it, else the article's date_source
 

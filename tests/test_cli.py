@@ -40,7 +40,8 @@ def test_san_francisco(index_dir):
         assert c["file"] == f"corpus/{c['article_id']}.txt"  # relative to the current directory
     by_n = {c["n"]: c for c in answer["citations"]}
     for s in answer["sentences"]:
-        assert set(s) == {"text", "citation", "article_id", "start", "end", "score", "span", "date", "date_source"}
+        assert set(s) == {"text", "citation", "article_id", "start", "end", "score", "span", "span_text", "date",
+                          "date_source"}
         on_disk = open(REPO / by_n[s["citation"]]["file"]).read()
         assert " ".join(on_disk[s["start"]:s["end"]].split()) == s["text"]
         assert f"[{s['citation']}]" in answer["answer"]
