@@ -2,7 +2,10 @@
 ``qa.commands`` entry point group, so the engine never names this package)."""
 from __future__ import annotations
 
+import argparse
 import importlib
+
+from qa.config import environment_help
 
 
 def _run(module: str):
@@ -15,7 +18,8 @@ def _run(module: str):
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="measure retrieval and answers on a question set, every configuration")
+    help_env = {"epilog": environment_help(), "formatter_class": argparse.RawDescriptionHelpFormatter}
+    p = sub.add_parser("eval", **help_env, help="measure retrieval and answers on a question set, every configuration")
     p.add_argument("--dataset", choices=("collection", "squad", "scifact", "feedback"), default="collection",
                    help="feedback: the answers rated up on the page, asked again of the bundled corpus")
     p.add_argument("--data", help="dataset file or folder (defaults under ../shared/datasets/)")
@@ -28,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--index-dir", help="index of the bundled collection (collection set only)")
     p.set_defaults(run=_run("eval.runner"))
 
-    p = sub.add_parser("train-reranker", help="train the cross-encoder reranker on SQuAD's tune half")
+    p = sub.add_parser("train-reranker", **help_env, help="train the cross-encoder reranker on SQuAD's tune half")
     p.add_argument("--data", help="SQuAD v1.1 dev file (default under ../shared/datasets/)")
     p.add_argument("--out", help="folder for the adapter and its configuration (default qa/models/reranker)")
     p.add_argument("--epochs", type=int, default=2)

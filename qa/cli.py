@@ -10,7 +10,7 @@ import sys
 import textwrap
 from dataclasses import asdict
 
-from .config import MAX_K, TIMELINE_K, Settings
+from .config import MAX_K, TIMELINE_K, Settings, environment_help
 from .meta import date_label
 
 log = logging.getLogger("qa")
@@ -202,11 +202,13 @@ def _shell_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a collection of news articles.")
+    help_env = {"epilog": environment_help(), "formatter_class": argparse.RawDescriptionHelpFormatter}
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a collection of news articles.",
+                                     **help_env)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", help="build or update the index")
+    p = sub.add_parser("index", **help_env, help="build or update the index")
     p.add_argument("--corpus", help="article folder (default corpus/, or $QA_CORPUS)")
     p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
     p.add_argument("--rebuild", action="store_true", help="embed everything again instead of updating")
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the build report as one JSON object")
     p.set_defaults(run=cmd_index)
 
-    p = sub.add_parser("ask", help="answer questions with quotes from the articles")
+    p = sub.add_parser("ask", **help_env, help="answer questions with quotes from the articles")
     p.add_argument("question", nargs="+", help="one or more questions; - reads one per line from stdin")
     p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
     p.add_argument("-k", type=_sources, default=None,
@@ -228,13 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     _date_options(p)
     p.set_defaults(run=cmd_ask)
 
-    p = sub.add_parser("chat", help="a conversation at the prompt: follow-up questions lean on the ones before")
+    p = sub.add_parser("chat", **help_env,
+                       help="a conversation at the prompt: follow-up questions lean on the ones before")
     p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
     p.add_argument("-k", type=_sources, default=None, help=f"sources per answer, 1-{MAX_K}")
     p.add_argument("--fast", action="store_true", help="skip the reranker (when QA_RERANKER=on)")
     p.set_defaults(run=cmd_chat)
 
-    p = sub.add_parser("timeline", help="the dated events about a topic across the collection, in order")
+    p = sub.add_parser("timeline", **help_env,
+                       help="the dated events about a topic across the collection, in order")
     p.add_argument("topic", help="what the events are about, e.g. \"China US relations\"")
     p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
     p.add_argument("-k", type=_sources, default=TIMELINE_K,

@@ -171,3 +171,19 @@ def _positive_number(var: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError(f"{var}: expected a positive number, got {text!r}")
     return value
+
+
+def environment_help() -> str:
+    """Every environment variable the settings read, with its default: the epilog of each command's --help."""
+    s, dense, limits = Settings(), DenseSettings(), LimitSettings()
+    rows = [
+        ("QA_CORPUS", "article folder", s.corpus_dir), ("QA_INDEX_DIR", "index folder", s.index_dir),
+        ("QA_MODEL", "embedding model (name or folder)", s.model), ("QA_BACKEND", "torch, openvino or onnx", s.backend),
+        ("QA_RERANKER", "on, off, or a reranker folder", "on" if s.reranker.enabled else "off"),
+        ("QA_FEEDBACK", "feedback file", "feedback.jsonl beside the index folder"),
+        *((var, f"dense index: {name}", getattr(dense, name)) for name, var in DENSE_ENV.items()),
+        ("QA_MAX_FILE_MB", "larger files are skipped", limits.max_file_mb),
+        ("QA_MAX_SENTENCE_CHARS", "longer sentences are split", limits.max_sentence_chars),
+    ]
+    return "environment (default):\n" + "\n".join(f"  {var:<26} {what} ({default})" for var, what, default in rows)
+
