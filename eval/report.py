@@ -22,7 +22,8 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #dd
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 th,td{border:1px solid #ddd;padding:.25em .5em;vertical-align:top}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.fail td{max-width:22em}.fail td.ans{min-width:24em;max-width:36em}.wide{overflow-x:auto}.muted{color:#777}.plots{display:flex;flex-wrap:wrap;gap:2em}
+.fail td{max-width:22em}.fail td.ans{min-width:24em;max-width:36em}.wide{overflow-x:auto}.muted{color:#777}
+.plots{display:flex;flex-wrap:wrap;gap:2em}
 code{background:#f4f4f4;padding:0 .2em}
 """
 

@@ -77,7 +77,8 @@ def make_examples(pipeline, questions, vectors, paragraphs, prefix, k, prune, ne
                   for i in np.argsort(-cands.fast, kind="stable")[:prune]]
         positive = next((t for _, t in pruned if t in positives), positives[0])
         # held-out text never trains; a sentence holding the answer is no negative
-        hard = [t for doc, t in pruned if _article_of(doc) < SQUAD_TUNE_ARTICLES and not M.contains_answer(t, q.answers)]
+        hard = [t for doc, t in pruned
+                if _article_of(doc) < SQUAD_TUNE_ARTICLES and not M.contains_answer(t, q.answers)]
         fill = [t for t in gold_sents if t not in positives and t not in hard]
         negs = list(dict.fromkeys(hard + fill))[:negatives]
         while len(negs) < negatives:

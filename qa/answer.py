@@ -102,7 +102,8 @@ class AnswerSelector:
         for i in chosen:
             article_order.setdefault(sentences[i].article_id, len(article_order) + 1)
         lead = chosen[0]
-        ordered = [lead] + sorted(chosen[1:], key=lambda i: (article_order[sentences[i].article_id], sentences[i].start))
+        ordered = [lead] + sorted(chosen[1:], key=lambda i: (article_order[sentences[i].article_id],
+                                                             sentences[i].start))
         quoted = []
         store = self.index.store
         for i in ordered:

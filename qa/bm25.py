@@ -71,7 +71,8 @@ class BM25Index:
 
 
 class BM25Builder:
-    """Collects chunks' term counts as flat integer arrays (not token lists, which take gigabytes at a million chunks)."""
+    """Collects chunks' term counts as flat integer arrays (not token lists, which take gigabytes at a million
+    chunks)."""
 
     def __init__(self):
         self.vocab: dict[str, int] = {}

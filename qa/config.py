@@ -1,11 +1,11 @@
 """All settings in one place, with defaults that work on the bundled collection.
 
-Environment variables override the defaults for the paths and the model (``QA_CORPUS``, ``QA_INDEX_DIR``, ``QA_MODEL``,
-``QA_BACKEND``) and for the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``, ``QA_HNSW_EF_CONSTRUCTION``: used by the
-next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened) and for the reranker (``QA_RERANKER``: ``on`` for the
-bundled one, a folder for another, ``off``, the default, for the fast selector alone).
-Limits on what a build reads: ``QA_MAX_FILE_MB`` (larger files are skipped) and ``QA_MAX_SENTENCE_CHARS`` (longer
-sentences are indexed as pieces).
+``Settings.from_env`` is the one place the environment is read: the paths and the model (``QA_CORPUS``,
+``QA_INDEX_DIR``, ``QA_MODEL``, ``QA_BACKEND``), the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``,
+``QA_HNSW_EF_CONSTRUCTION``: used by the next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened), the reranker
+(``QA_RERANKER``: ``on`` for the bundled one, a folder for another, ``off``, the default, for the fast selector alone),
+the feedback file (``QA_FEEDBACK``) and the limits on what a build reads (``QA_MAX_FILE_MB``: larger files are
+skipped; ``QA_MAX_SENTENCE_CHARS``: longer sentences are indexed as pieces). ``environment_help`` lists them all.
 """
 from __future__ import annotations
 

@@ -203,7 +203,8 @@ class Index:
         if folder is None and not any(p.name not in (".lock", "builds") for p in _entries(index_dir)):
             raise IndexMissing(f"{index_dir}: no index yet; build it with `qa index`")
         if folder is None:
-            raise IndexMismatch(f"{index_dir}: not an index this version can read; rebuild it with `qa index --rebuild`")
+            raise IndexMismatch(f"{index_dir}: not an index this version can read; "
+                                "rebuild it with `qa index --rebuild`")
         manifest = load_manifest(folder, index_dir)
         check_manifest(manifest, settings, index_dir)
         verify_files(folder, manifest, index_dir)
