@@ -274,9 +274,9 @@ def test_disk_full_keeps_the_old_index_and_removes_the_partial_build(where, buil
     if where == "faiss":
         def faiss_full(index, path):
             raise RuntimeError(f"Error in faiss::FileIOWriter: write error in {path}: 10 != 20 (No space left on device)")
-        monkeypatch.setattr("qa.build.dense_index.save", faiss_full)
+        monkeypatch.setattr("qa.write.dense_index.save", faiss_full)
     elif where == "numpy":
-        monkeypatch.setattr("qa.build.np.save", _disk_full)
+        monkeypatch.setattr("qa.write.np.save", _disk_full)
     else:
         monkeypatch.setattr("qa.store.StoreWriter.close", lambda self: _FullStore().close())
     with pytest.raises(IndexWriteError, match="disk full"):
