@@ -33,15 +33,13 @@ from .configs import BASELINE, FULL, LATENCY_SAMPLE, RETRIEVAL_CONFIGS
 from .datasets import Dataset, load_dataset
 from .format import format_summary
 from .questions import _answer_configs, _Context, _evaluate_question, sample
-from .summary import EvalRun, recall_curves, rounded, summarize
+from .summary import EvalRun, grouped, recall_curves, rounded, summarize
 
 def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all", limit: int | None = None,
              seed: int = 0, settings=None, index_dir: str | Path | None = None, progress: bool = True,
              keep_records: bool = False, latency_sample: int = LATENCY_SAMPLE):
     """Run every configuration on the (sampled) questions of a dataset; returns the summary (``--json`` object), or
     an ``EvalRun`` with the per-question records when ``keep_records``."""
-    from tqdm import tqdm
-
     from qa.assistant import Assistant
     from qa.config import Settings
     from qa.embed import Encoder
@@ -56,35 +54,9 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
     prepared = prepare_index(ds, base, encoder, index_dir=index_dir, progress=progress)
     settings = prepared.settings
     assistant = Assistant(settings, build_if_missing=False, progress=False, encoder=encoder)
-    index = assistant.index
-    counts = index.manifest["counts"]
-    r = settings.retrieval
-    default_config = next((name for name, (mode, fusion) in RETRIEVAL_CONFIGS.items()
-                           if mode == r.mode and (fusion is None or fusion == r.fusion)), "hybrid-convex")
-    deep_k = 0
-    if ds.documents is not None and counts["articles"] > 20:
-        per_article = counts["chunks"] / max(counts["articles"], 1)
-        deep_k = min(counts["chunks"], max(150, math.ceil(100 * per_article * 1.5)))
-    prefix = prepared.prefix
-
-    def to_doc(article_id: str) -> str:
-        return article_id[len(prefix):] if prefix and article_id.startswith(prefix) else article_id
-
-    ctx = _Context(ds, assistant, index, assistant.pipeline, settings, to_doc, default_config, deep_k,
-                   counts["articles"], prefix)
-
-    with tqdm(total=len(questions), desc="Encoding questions", unit="q", disable=None if progress else True,
-              file=sys.stderr) as bar:
-        vectors = encoder.encode([q.question for q in questions], progress=bar.update)
-    results = []
-    started = time.perf_counter()
-    # The whole ask (encoding included) is timed on an evenly spread sample of the questions; the other asks reuse
-    # the question's vector. Answers are the same either way.
-    stride = max(1, math.ceil(len(questions) / latency_sample)) if latency_sample else 0
-    for i, (q, qv) in enumerate(tqdm(list(zip(questions, vectors)), desc=f"Evaluating {ds.name}", unit="q",
-                                     disable=None if progress else True, file=sys.stderr)):
-        results.append(_evaluate_question(ctx, q, qv, timed=bool(stride) and i % stride == 0))
-    eval_seconds = time.perf_counter() - started
+    ctx = _context(ds, prepared, assistant)
+    index, counts, default_config, deep_k = ctx.index, ctx.index.manifest["counts"], ctx.default_config, ctx.deep_k
+    results, eval_seconds = _ask_all(ctx, questions, encoder, progress, latency_sample)
 
     configs = list(RETRIEVAL_CONFIGS) + ([BASELINE, *_answer_configs(ctx)] if ds.has_answers else [])
     summary = {
@@ -92,20 +64,11 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
         "n": len(questions),
         "configs": summarize(ds, questions, results, configs),
     }
-    groups = list(dict.fromkeys(q.group for q in questions if q.group))
-    if len(groups) > 1:
-        summary["splits"] = {}
-        for g in groups:
-            pairs = [(q, r) for q, r in zip(questions, results) if q.group == g]
-            summary["splits"][g] = {"n": len(pairs), "configs": summarize(ds, [p[0] for p in pairs],
-                                                                         [p[1] for p in pairs], configs)}
-    kinds = list(dict.fromkeys(q.kind for q in questions))
-    if len(kinds) > 1:  # the collection set: each kind of question on its own (temporal, list, ...)
-        summary["kinds"] = {}
-        for kind in kinds:
-            pairs = [(q, r) for q, r in zip(questions, results) if q.kind == kind]
-            summary["kinds"][kind] = {"n": len(pairs), "configs": summarize(ds, [p[0] for p in pairs],
-                                                                           [p[1] for p in pairs], configs)}
+    # SQuAD's halves, and each kind of question of the collection set (temporal, list, ...), each on its own.
+    for name, key in (("splits", lambda q: q.group), ("kinds", lambda q: q.kind)):
+        parts = grouped(ds, questions, results, configs, key)
+        if parts:
+            summary[name] = parts
     summary.update({
         "split": ds.split,
         "limit": limit,
@@ -130,9 +93,45 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
     curves = recall_curves(ds, questions, results, list(RETRIEVAL_CONFIGS) + ([FULL] if ds.has_answers else []),
                            kmax)
     latencies = {name: [r[name]["_ms"] for r in results if "_ms" in r.get(name, {})] for name in configs}
-    titles = _titles(ds, index, prefix, questions, results)
+    titles = _titles(ds, index, prepared.prefix, questions, results)
     index.close()
     return EvalRun(summary, ds, questions, results, configs, curves, latencies, titles)
+
+
+def _context(ds: Dataset, prepared, assistant) -> _Context:
+    """What every question's evaluation reads: the index, the pipeline, the default retrieval configuration, how
+    deep recall@100 searches, and how article ids map to the dataset's document ids."""
+    index, settings, prefix = assistant.index, prepared.settings, prepared.prefix
+    counts = index.manifest["counts"]
+    r = settings.retrieval
+    default_config = next((name for name, (mode, fusion) in RETRIEVAL_CONFIGS.items()
+                           if mode == r.mode and (fusion is None or fusion == r.fusion)), "hybrid-convex")
+    deep_k = 0
+    if ds.documents is not None and counts["articles"] > 20:
+        per_article = counts["chunks"] / max(counts["articles"], 1)
+        deep_k = min(counts["chunks"], max(150, math.ceil(100 * per_article * 1.5)))
+
+    def to_doc(article_id: str) -> str:
+        return article_id[len(prefix):] if prefix and article_id.startswith(prefix) else article_id
+
+    return _Context(ds, assistant, index, assistant.pipeline, settings, to_doc, default_config, deep_k,
+                    counts["articles"], prefix)
+
+
+def _ask_all(ctx: _Context, questions, encoder, progress: bool, latency_sample: int) -> tuple[list[dict], float]:
+    """Every question through every configuration; the records and the seconds it took. The whole ask (encoding
+    included) is timed on an evenly spread sample; the other asks reuse the question's vector (same answers)."""
+    from tqdm import tqdm
+
+    quiet = None if progress else True
+    with tqdm(total=len(questions), desc="Encoding questions", unit="q", disable=quiet, file=sys.stderr) as bar:
+        vectors = encoder.encode([q.question for q in questions], progress=bar.update)
+    started = time.perf_counter()
+    stride = max(1, math.ceil(len(questions) / latency_sample)) if latency_sample else 0
+    results = [_evaluate_question(ctx, q, qv, timed=bool(stride) and i % stride == 0)
+               for i, (q, qv) in enumerate(tqdm(list(zip(questions, vectors)), desc=f"Evaluating {ctx.ds.name}",
+                                                unit="q", disable=quiet, file=sys.stderr))]
+    return results, time.perf_counter() - started
 
 
 def _titles(ds: Dataset, index, prefix: str, questions, results) -> dict[str, str]:

@@ -54,6 +54,18 @@ def summarize(ds: Dataset, questions: list[Question], results: list[dict], confi
     return out
 
 
+def grouped(ds: Dataset, questions: list[Question], results: list[dict], configs: list[str], key) -> dict:
+    """``summarize`` per group of questions (``key(question)``), when there are several groups; else nothing."""
+    groups = list(dict.fromkeys(key(q) for q in questions if key(q)))
+    if len(groups) < 2:
+        return {}
+    out = {}
+    for g in groups:
+        pairs = [(q, r) for q, r in zip(questions, results) if key(q) == g]
+        out[g] = {"n": len(pairs), "configs": summarize(ds, [q for q, _ in pairs], [r for _, r in pairs], configs)}
+    return out
+
+
 def _withheld_scores(rows: list[dict], questions: list[Question]) -> dict:
     """Abstention measured on the questions asked with their gold paragraph withheld (unanswerable) against the same
     questions asked normally (answerable): precision and recall at the configuration's threshold, and AUROC of its
