@@ -201,7 +201,8 @@ def _shell_commands(sub) -> None:
             log.debug("command %s not available: %s", entry.name, exc)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The `qa` command's arguments: the engine's subcommands here, the shells' from their entry points."""
     help_env = {"epilog": environment_help(), "formatter_class": argparse.RawDescriptionHelpFormatter}
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a collection of news articles.",
                                      **help_env)
@@ -248,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=cmd_timeline)
 
     _shell_commands(sub)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     for noisy in ("faiss", "sentence_transformers", "httpx", "urllib3", "transformers"):
