@@ -138,14 +138,16 @@ def test_chat_shows_quotes_markers_and_sources(ui_client):
     assert box == ""
     assert [m["role"] for m in history] == ["user", "assistant"]
     reply = _message_text(history[1])
-    assert '<span class="qa-ref">&#91;1&#93;</span>' in reply  # [1] markers
-    assert reply.count('<details class="qa-source"') >= 1 and "<mark" in reply
+    assert '<a class="qa-ref" href="#qa-m1-src-1">&#91;1&#93;</a>' in reply  # [1] markers, links to source 1
+    assert '<details class="qa-source" id="qa-m1-src-1">' in reply and "<mark" in reply
+    assert '<details class="qa-article"><summary>Read the article</summary>' in reply
     assert "qa-scores" not in reply
     # A follow-up is answered on its own; the conversation grows.
     history, _ = ui_client.predict("Where did Biden and Xi hold their talks during the 2023 APEC summit?", history,
                                    5, "hybrid", None, None, False, False, api_name="/chat")
     assert len(history) == 4
     assert "Filoli" in _message_text(history[3])
+    assert 'id="qa-m2-src-1"' in _message_text(history[3])  # its sources' ids are its own
 
 
 def test_chat_settings_scores_mode_and_dates(ui_client):
@@ -363,3 +365,54 @@ def test_user_errors_are_one_line_in_the_server_log(ui_server, ui_client):
     assert "setting refused: Number of sources: Value 99 is greater than maximum value 20." in log
     assert "question refused: from date '2024-13-45' is not a date (YYYY-MM-DD)" in log
     assert log.count("Traceback") == tracebacks
+
+
+# --- removing articles and re-indexing --------------------------------------------------------------------------------
+
+KILN_ARTICLE = """# Brannock kiln museum opens
+
+The Brannock kiln museum opened on Thursday in a brickworks that closed in 1974.
+Its first exhibition shows roof tiles made in the town for two centuries.
+"""
+
+
+def test_remove_takes_a_file_out_of_the_collection_into_the_trash(ui_server, ui_client, tmp_path):
+    path = tmp_path / "brannock_kiln.md"
+    path.write_text(KILN_ARTICLE, encoding="utf-8")
+    _upload(ui_client, [handle_file(str(path))])
+    question = "When did the Brannock kiln museum open?"
+    assert ui_client.predict(question, api_name="/ask")["citations"][0]["article_id"] == "brannock_kiln"
+
+    job = ui_client.predict(["brannock_kiln.md", "no_such_article.txt"], api_name="/remove")
+    assert job["kind"] == "removal" and job["state"] in ("queued", "running")  # returned at once
+    done = wait_job(ui_client, job["id"])
+    assert done["state"] == "done", done
+    assert "\u2713 brannock_kiln.md: removed" in done["report"]
+    assert "\u2717 no_such_article.txt: no such file in the corpus folder" in done["report"]
+    assert "1 of 2 files removed" in done["report"]
+    assert "brannock_kiln.md" not in _collection(ui_client)
+    assert not (ui_server.corpus / "brannock_kiln.md").exists()
+    assert (ui_server.corpus / ".trash" / "brannock_kiln.md").read_text(encoding="utf-8") == KILN_ARTICLE
+    got = ui_client.predict(question, api_name="/ask")
+    assert "brannock_kiln" not in {c["article_id"] for c in got["citations"]}
+    with pytest.raises(AppError, match="no files to remove"):
+        ui_client.predict([], api_name="/remove")
+
+
+def test_reindex_takes_in_a_file_put_into_the_corpus_folder_by_hand(ui_server, ui_client):
+    (ui_server.corpus / "brannock_kiln_by_hand.md").write_text(KILN_ARTICLE.replace("Thursday", "Saturday"),
+                                                                encoding="utf-8")
+    try:
+        job = ui_client.predict(api_name="/reindex")
+        assert job["kind"] == "reindex" and job["files"] == []
+        done = wait_job(ui_client, job["id"])
+        assert done["state"] == "done" and done["report"].startswith("Index updated: "), done
+        assert "brannock_kiln_by_hand.md" in _collection(ui_client)
+        assert "Saturday" in ui_client.predict("When did the Brannock kiln museum open?", api_name="/ask")["answer"]
+
+        again = wait_job(ui_client, ui_client.predict(False, api_name="/reindex")["id"])
+        assert "(it was up to date)" in again["report"]
+    finally:
+        (ui_server.corpus / "brannock_kiln_by_hand.md").unlink(missing_ok=True)
+        wait_job(ui_client, ui_client.predict(api_name="/reindex")["id"])
+    assert "brannock_kiln_by_hand.md" not in _collection(ui_client)

@@ -64,7 +64,7 @@ def test_first_example_answers_with_the_right_sources(ui_server, ui_client, page
 
     expected = ui_client.predict(SF_QUESTION, api_name="/ask")  # the same server's answer, as JSON
     assert {c["article_id"] for c in expected["citations"]} <= SF_GOLD
-    summaries = [s.strip() for s in page.locator("#qa-chat details.qa-source summary").all_inner_texts()]
+    summaries = [s.strip() for s in page.locator("#qa-chat details.qa-source > summary").all_inner_texts()]
     assert len(summaries) == len(expected["citations"])
     for summary, c in zip(summaries, expected["citations"]):
         assert summary.startswith(f"[{c['n']}] {c['title']}"), summary
@@ -74,9 +74,9 @@ def test_first_example_answers_with_the_right_sources(ui_server, ui_client, page
     assert "[1]" in answer and expected["sentences"][0]["text"][:60] in answer
 
     # Opening a source shows the cited passage with the quoted sentences highlighted.
-    page.locator("#qa-chat details.qa-source summary").first.click()
+    page.locator("#qa-chat details.qa-source > summary").first.click()
     first_source = page.locator("#qa-chat details.qa-source").first
-    quoted = [q.strip() for q in first_source.locator("mark.qa-quote").all_inner_texts()]
+    quoted = [q.strip() for q in first_source.locator(".qa-passage mark.qa-quote").all_inner_texts()]
     cited = sorted((s for s in expected["sentences"] if s["citation"] == 1), key=lambda s: s["start"])
     assert quoted == [s["text"] for s in cited]  # in document order, inside their context
     assert first_source.locator(".qa-context").count() >= 1  # the article's other sentences around them
@@ -97,18 +97,20 @@ def test_uploaded_html_and_markdown_stay_text(ui_server, page, tmp_path):
 
     page.locator("#qa-question textarea").fill("How many visitors did the Zorblat lantern festival draw?")
     page.locator("#qa-ask").click()
-    page.locator("#qa-chat details.qa-source summary").first.wait_for()
-    page.locator("#qa-chat details.qa-source summary").first.click()
+    page.locator("#qa-chat details.qa-source > summary").first.wait_for()
+    page.locator("#qa-chat details.qa-source > summary").first.click()
+    page.locator("#qa-chat details.qa-article > summary").first.click()  # the whole article, as text too
     page.wait_for_timeout(500)  # give anything that might run the chance to
 
     chat = page.locator("#qa-chat")
     text = chat.inner_text()
     assert "<script>window.__xss = 'script'; alert(\"xss\")</script>" in text  # shown, as text
+    assert "<b onmouseover=\"window.__xss='b'\">lantern parade</b>" in chat.locator(".qa-fulltext").first.inner_text()
     assert "[see the programme](http://example.com/evil)" in text and "**tickets**" in text
     assert "$$x^2$$" in text
     assert page.evaluate("() => window.__xss") is None and page.dialogs == []
     assert chat.locator("script, img, b, a[href*='example.com'], .katex, iframe").count() == 0
-    summary = page.locator("#qa-chat details.qa-source summary").first.inner_text()
+    summary = page.locator("#qa-chat details.qa-source > summary").first.inner_text()
     assert "Zorblat <img src=x onerror=\"window.__xss='title'\"> lantern festival" in summary
     collection = page.locator("#qa-collection")
     assert "Zorblat <img src=x" in collection.inner_text()
@@ -131,6 +133,11 @@ def test_timeline_tab_lists_events_in_order(ui_server, ui_client, page, tmp_path
     assert len(shown) == len(expected["events"]) >= 8
     assert shown[0].startswith("1979") and shown[-1].startswith("2025-11")
     assert page.locator("#qa-timeline details.qa-source").count() == len(expected["citations"])
+    last = items.last.locator("a.qa-ref")  # an event's [n] opens its source
+    source = page.locator(last.get_attribute("href"))
+    assert not source.evaluate("e => e.open")
+    last.click()
+    page.wait_for_function("id => document.getElementById(id).open", arg=last.get_attribute("href")[1:])
     shot = tmp_path / "timeline.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 20_000

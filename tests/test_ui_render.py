@@ -1,13 +1,16 @@
-"""The chat page's own pieces, without a server: text escaping in messages, and where uploaded files may go."""
+"""The chat page's own pieces, without a server: text escaping in messages, where uploaded files may go, and how
+answers, sources and whole articles are shown."""
 from __future__ import annotations
 
 import html
 import os
+import re
 from argparse import Namespace
 from pathlib import Path
 
 import pytest
 
+from qa.types import Answer, AnswerSentence, Article, Citation
 from ui import render
 from ui.uploads import destination, safe_filename, save_upload
 
@@ -128,3 +131,102 @@ def test_run_refuses_a_malformed_auth_before_loading_anything():
 
     args = Namespace(host="127.0.0.1", port=7860, index_dir=None, corpus=None, auth="no-password-here")
     assert run(args) == 2
+
+
+# --- answers as the page shows them (a small store in memory, no index) ----------------------------------------------
+
+PAGE = ("Cookie notice: we use cookies.\n\n"  # furniture, left out by cleaning
+        "Harbour council approves barrier\n\n"
+        "The council approved a tide barrier on Tuesday. It will cost 38 million euros. "
+        "Work starts in spring.\n\nSubscribe to our newsletter <b>now</b>!")
+KEPT = [(PAGE.index("Harbour"), PAGE.index("Subscribe") - 2)]
+SECOND = "Fishermen welcome the barrier. They had asked for it for a decade."
+
+
+class Store:
+    """What ``render`` reads of the index store: articles by id, and each article's sentence ranges."""
+
+    def __init__(self, *articles: Article):
+        self.articles = list(articles)
+
+    def article_index(self, article_id):
+        return next((i for i, a in enumerate(self.articles) if a.id == article_id), None)
+
+    def article(self, idx):
+        return self.articles[idx]
+
+    def sentence_ranges(self, idx):
+        text = self.articles[idx].text
+        starts = [m.start() for m in re.finditer(r"(?<![\w<])[A-Z]\w+ [a-z]", text)]  # good enough for these texts
+        return 0, [(s, text.index(".", s) + 1) for s in starts if "." in text[s:]]
+
+
+def _sentence(article: Article, sentence: str, n: int) -> AnswerSentence:
+    start = article.text.index(sentence)
+    return AnswerSentence(sentence, n, article.id, start, start + len(sentence), 0.9, date="2024-05-07",
+                          date_source="sentence")
+
+
+def _citation(article: Article, n: int, publisher=None) -> Citation:
+    return Citation(n, article.id, article.title, "2024-05-07", "meta", publisher, article.path, "passage", 0, 10)
+
+
+@pytest.fixture
+def two_articles():
+    first = Article("harbour", "Harbour council approves barrier", "2024-05-07", "Velmora Post", "corpus/harbour.txt",
+                    PAGE, spans=KEPT)
+    second = Article("fishers", "Fishermen welcome <i>barrier</i>", "2024-05-08", None, "corpus/fishers.md", SECOND)
+    return first, second
+
+
+def test_answer_from_two_articles_is_grouped_per_source_with_links_to_them(two_articles):
+    first, second = two_articles
+    lead = _sentence(first, "It will cost 38 million euros.", 1)
+    answer = Answer("How much will it cost?", "", False, 0.8,
+                    [lead, _sentence(second, "Fishermen welcome the barrier.", 2),
+                     _sentence(first, "The council approved a tide barrier on Tuesday.", 1)],
+                    [_citation(first, 1, "Velmora Post"), _citation(second, 2)])
+    out = render.answer_html(answer, Store(first, second), key="m3")
+    groups = re.findall(r'<div class="qa-group">(.*?)</div>', out)
+    assert len(groups) == 2
+    assert "Harbour council approves barrier" in groups[0] and "Velmora Post" in groups[0]
+    assert groups[0].index("38 million") < groups[0].index("approved a tide")  # the lead sentence first
+    assert "Fishermen welcome &#60;i&#62;barrier&#60;&#47;i&#62;" in groups[1]  # a title stays text
+    # Each [n] links to its source's id, unique to this message.
+    assert out.count('<a class="qa-ref" href="#qa-m3-src-2">&#91;2&#93;</a>') == 2  # group head and sentence
+    assert '<details class="qa-source" id="qa-m3-src-1">' in out and 'id="qa-m3-src-2"' in out
+    assert render.source_id("M 3/x", 1) == "qa-m3x-src-1"  # only safe characters in an id
+
+
+def test_answer_from_one_article_is_one_paragraph(two_articles):
+    first, second = two_articles
+    answer = Answer("q", "", False, 0.8, [_sentence(first, "It will cost 38 million euros.", 1)],
+                    [_citation(first, 1)])
+    out = render.answer_html(answer, Store(first, second))
+    assert "qa-group" not in out and out.count('<p class="qa-answer">') == 1
+
+
+def test_read_the_article_marks_quotes_and_strikes_out_furniture(two_articles):
+    first, _ = two_articles
+    quoted = "It will cost 38 million euros."
+    start = PAGE.index(quoted)
+    out = render.article_html(first, [(start, start + len(quoted))])
+    assert f'<mark class="qa-quote">{render.text(quoted)}</mark>' in out
+    struck = re.findall(r'<del class="qa-furniture"[^>]*>(.*?)</del>', out)
+    assert [html.unescape(s) for s in struck] == ["Cookie notice: we use cookies.",
+                                                  "Subscribe to our newsletter <b>now</b>!"]
+    assert "<b>" not in out and "&#60;b&#62;now" in out  # furniture is text too
+    assert out.count("<br><br>") >= 3  # the blank lines between paragraphs
+    assert "\n" not in out  # one HTML block: no line of the article can end it
+
+
+def test_read_the_article_of_a_long_article_stops_at_the_limit(monkeypatch, two_articles):
+    monkeypatch.setattr(render, "MAX_ARTICLE_CHARS", 40)
+    out = render.article_html(two_articles[0], [])
+    assert f"({len(PAGE) - 40:,} more characters in the file)" in out and "Subscribe" not in out
+
+
+def test_skipped_lists_build_and_upload_reasons_as_text():
+    out = render.skipped_html([("a<b>.txt", "empty file")], [("evil.pdf", "corrupt PDF")])
+    assert "Skipped by the last index build" in out and "a&#60;b&#62;&#46;txt" in out and "corrupt PDF" in out
+    assert render.skipped_html([], []) == ""

@@ -4,7 +4,9 @@ The chat component renders Markdown and HTML. Every piece of text that comes fro
 question goes through :func:`text`, which turns it into character references (a superset of ``html.escape``: it also
 neutralises the Markdown and LaTeX marks), so no ``<script>``, ``<img onerror=...>``, ``[link](...)``, ``**bold**``
 or ``$$math$$`` in an article can become markup. The only tags in a message are the ones written here: ``p``,
-``span``, ``strong``, ``mark``, ``details``, ``summary``, ``blockquote``, ``ol``, ``ul``, ``li``.
+``span``, ``strong``, ``mark``, ``del``, ``br``, ``div``, ``details``, ``summary``, ``blockquote``, ``ol``, ``ul``,
+``li``, and ``a``, whose only target is a source of the same message (``#qa-<key>-src-<n>``; the page's script opens
+it).
 
 Every message is one HTML block (no blank line inside), so the Markdown renderer passes it through untouched.
 """
@@ -16,14 +18,17 @@ from pathlib import PurePosixPath
 
 from qa.meta import date_label
 from qa.temporal import Timeline
-from qa.types import Answer, AnswerSentence, Citation, Hit
+from qa.types import Answer, AnswerSentence, Article, Citation, Hit
 
 CONTEXT_SENTENCES = 2  # sentences of the article shown before and after each quoted one
+MAX_ARTICLE_CHARS = 50_000  # "Read the article" shows at most this much of an article (a long PDF stays usable)
 
 # & < > " ' as html.escape does, plus every character Markdown, GFM autolinks or LaTeX delimiters give a meaning.
 _SPECIAL = "&<>\"'`*_~[](){}#+-.!|\\$:/=@%^"
 _TABLE = {ord(c): f"&#{ord(c)};" for c in _SPECIAL}
 _SPACE = re.compile(r"\s+")
+_PARAGRAPH = re.compile(r"\n[^\S\n]*\n\s*")  # a blank line (and the whitespace after it)
+_KEY = re.compile(r"[^a-z0-9-]")
 
 
 def text(s: str, *, strip: bool = True) -> str:
@@ -131,39 +136,109 @@ def scores_html(article_id: str, hits: list[Hit]) -> str:
             f'BM25 {bm25} \u00b7 dense {dense}</p>')
 
 
+def source_id(key: str, n: int) -> str:
+    """The element id of source ``n`` of the message ``key`` (unique on the page as long as the keys are)."""
+    return f"qa-{_KEY.sub('', key.lower())}-src-{n}"
+
+
+def ref_html(key: str, n: int) -> str:
+    """A ``[n]`` marker: a link to source ``n`` of the same message (the page's script opens and shows it)."""
+    return f'<a class="qa-ref" href="#{source_id(key, n)}">&#91;{n}&#93;</a>'
+
+
+def _covers(ranges, start: int, end: int) -> bool:
+    return any(s <= start and end <= e for s, e in ranges)
+
+
+def article_html(article: Article, quoted: list[tuple[int, int]]) -> str:
+    """The whole article as text: the quoted ranges marked, the furniture that cleaning left out (everything outside
+    ``article.spans``) struck out, blank lines kept as paragraph breaks."""
+    shown = min(len(article.text), MAX_ARTICLE_CHARS)
+    kept = article.spans or [(0, len(article.text))]  # no ranges recorded: all of it is content
+    cuts = sorted({0, shown, *(min(x, shown) for r in [*kept, *quoted] for x in r)})
+    runs: list[list] = []  # [kind, start, end], neighbours of one kind merged
+    for s, e in zip(cuts, cuts[1:]):
+        piece = article.text[s:e]
+        kind = ("quote" if _covers(quoted, s, e) else "kept" if _covers(kept, s, e) or not piece.strip()
+                else "furniture")
+        if runs and runs[-1][0] == kind:
+            runs[-1][2] = e
+        else:
+            runs.append([kind, s, e])
+    tags = {"quote": ('<mark class="qa-quote">', "</mark>"), "kept": ("", ""),
+            "furniture": ('<del class="qa-furniture" title="left out by cleaning">', "</del>")}
+    out = []
+    for kind, s, e in runs:
+        opening, closing = tags[kind]
+        paragraphs = [text(p, strip=False) for p in _PARAGRAPH.split(article.text[s:e])]  # breaks outside the tags
+        out.append("<br><br>".join(opening + p + closing if p.strip() else p for p in paragraphs))
+    body = "".join(out).strip()
+    if shown < len(article.text):
+        body += f" \u2026 ({len(article.text) - shown:,} more characters in the file)"
+    return (f'<p class="qa-note">Quoted sentences highlighted; page furniture that cleaning left out struck '
+            f'through.</p><div class="qa-fulltext">{body}</div>')
+
+
 def source_html(citation: Citation, quoted: list, articles: ArticleCache, *, open_: bool,
-                hits: list[Hit] | None) -> str:
+                hits: list[Hit] | None, key: str) -> str:
     """One numbered source: a collapsible block titled with title, date, publisher and file, holding the cited
-    passage with ``quoted`` (answer sentences or timeline events) highlighted."""
+    passage with ``quoted`` (answer sentences or timeline events) highlighted, and the whole article under "Read
+    the article"."""
     page = f", page {citation.page}" if citation.page else ""
-    publisher = f' \u00b7 <span class="qa-publisher">{text(citation.publisher)}</span>' if citation.publisher else ""
-    summary = (f'<span class="qa-n">&#91;{citation.n}&#93;</span> <strong class="qa-title">{text(citation.title)}'
-               f'</strong> \u00b7 <span class="qa-date">{text(date_label(citation.date, citation.date_source))}'
-               f'</span>{publisher} \u00b7 '
+    summary = (f'<span class="qa-n">&#91;{citation.n}&#93;</span> {_heading(citation)} \u00b7 '
                f'<span class="qa-file">{text(file_label(citation.article_id, citation.file))}{page}</span>')
     body = f'<blockquote class="qa-passage">{passage_html(citation, quoted, articles)}</blockquote>'
+    found = articles.get(citation.article_id)
+    if found is not None:
+        ranges = [(q.start, q.end) for q in quoted]
+        body += (f'<details class="qa-article"><summary>Read the article</summary>{article_html(found[0], ranges)}'
+                 f'</details>')
     scores = scores_html(citation.article_id, hits) if hits is not None else ""
-    return (f'<details class="qa-source" data-n="{citation.n}"{" open" if open_ else ""}><summary>{summary}</summary>'
-            f'{body}{scores}</details>')
+    return (f'<details class="qa-source" id="{source_id(key, citation.n)}"{" open" if open_ else ""}>'
+            f'<summary>{summary}</summary>{body}{scores}</details>')
 
 
-def answer_html(answer: Answer, store, *, show_scores: bool = False) -> str:
-    """The assistant's chat message for an answer (or an abstention), with its numbered sources."""
+def _heading(citation: Citation) -> str:
+    """Title, date label and publisher of a source."""
+    publisher = f' \u00b7 <span class="qa-publisher">{text(citation.publisher)}</span>' if citation.publisher else ""
+    return (f'<strong class="qa-title">{text(citation.title)}</strong> \u00b7 '
+            f'<span class="qa-date">{text(date_label(citation.date, citation.date_source))}</span>{publisher}')
+
+
+def _quotes_html(sentences: list[AnswerSentence], articles: ArticleCache, key: str) -> str:
+    return " ".join(f"{_when(s.date, s.date_source)}{sentence_html(s, articles)} {ref_html(key, s.citation)}"
+                    for s in sentences)
+
+
+def _answer_body(answer: Answer, articles: ArticleCache, key: str) -> list[str]:
+    """The quoted sentences: one paragraph, or, from several articles, one group per source in the order of the
+    sources (the lead sentence, in the first, leads), each headed by its source."""
+    cited = [c for c in answer.citations if any(s.citation == c.n for s in answer.sentences)]
+    if len(cited) < 2:
+        return [f'<p class="qa-answer">{_quotes_html(answer.sentences, articles, key)}</p>']
+    groups = []
+    for c in cited:
+        own = [s for s in answer.sentences if s.citation == c.n]
+        groups.append(f'<div class="qa-group"><p class="qa-group-head">{ref_html(key, c.n)} '
+                      f'{_heading(c)}</p><p class="qa-answer">{_quotes_html(own, articles, key)}</p></div>')
+    return groups
+
+
+def answer_html(answer: Answer, store, *, show_scores: bool = False, key: str = "a") -> str:
+    """The assistant's chat message for an answer (or an abstention), with its numbered sources; ``key`` makes the
+    ids of its sources unique on the page (one key per message)."""
     articles = ArticleCache(store)
     lines = []
-    marker = lambda n: f'<span class="qa-ref">&#91;{n}&#93;</span>'  # noqa: E731
     if answer.understood:
         lines.append(f'<p class="qa-note qa-understood">Understood as: {text(answer.understood)}</p>')
     lines += [f'<p class="qa-note">{text(note)}</p>' for note in answer.notes]
     if not answer.abstained:
-        body = " ".join(f"{_when(s.date, s.date_source)}{sentence_html(s, articles)} {marker(s.citation)}"
-                        for s in answer.sentences)
-        lines.append(f'<p class="qa-answer">{body}</p>')
+        lines += _answer_body(answer, articles, key)
     elif answer.sentences:
         lines.append('<p class="qa-abstain"><strong>The collection does not say.</strong> No passage answers this '
                      'question well enough to quote it as the answer. These are the closest passages, for you to '
                      'judge:</p>')
-        items = "".join(f"<li>{text(s.text)} {marker(s.citation)}</li>" for s in answer.sentences)
+        items = "".join(f"<li>{text(s.text)} {ref_html(key, s.citation)}</li>" for s in answer.sentences)
         lines.append(f'<ul class="qa-closest">{items}</ul>')
     else:
         lines.append('<p class="qa-abstain"><strong>The collection does not say.</strong> No article matched this '
@@ -177,8 +252,8 @@ def answer_html(answer: Answer, store, *, show_scores: bool = False) -> str:
         lines.append('<p class="qa-sources-head"><strong>Sources</strong></p>')
         for c in answer.citations:
             quoted = [s for s in answer.sentences if s.citation == c.n]
-            lines.append(source_html(c, quoted, articles, open_=False,
-                                     hits=answer.hits if show_scores else None))
+            lines.append(source_html(c, quoted, articles, open_=False, hits=answer.hits if show_scores else None,
+                                     key=key))
     return "\n".join(lines)
 
 
@@ -189,20 +264,31 @@ def _when(date: str | None, source: str | None) -> str:
     return f'<span class="qa-when">{text(date_label(date, None if source == "sentence" else source))}</span> '
 
 
-def timeline_html(found: Timeline, store) -> str:
+def timeline_html(found: Timeline, store, *, key: str = "timeline") -> str:
     """A topic's dated events, oldest first, each with its date and source number, then the numbered sources."""
     articles = ArticleCache(store)
     lines = [f'<p class="qa-note">{text(note)}</p>' for note in found.notes]
     if not found.events:
         lines.append(f'<p class="qa-abstain">No dated events about {text(found.topic)} in the collection.</p>')
         return "\n".join(lines)
-    items = "".join(f'<li>{_when(e.date, e.date_source)}{text(e.text)} <span class="qa-ref">&#91;{e.citation}&#93;'
-                    f'</span></li>' for e in found.events)
+    items = "".join(f'<li>{_when(e.date, e.date_source)}{text(e.text)} {ref_html(key, e.citation)}</li>'
+                    for e in found.events)
     lines.append(f'<ol class="qa-timeline">{items}</ol>')
     lines.append('<p class="qa-sources-head"><strong>Sources</strong></p>')
     for c in found.citations:
         quoted = [e for e in found.events if e.citation == c.n]
-        lines.append(source_html(c, quoted, articles, open_=False, hits=None))
+        lines.append(source_html(c, quoted, articles, open_=False, hits=None, key=key))
+    return "\n".join(lines)
+
+
+def skipped_html(build: list[tuple[str, str]], upload: list[tuple[str, str]]) -> str:
+    """The files the last index build skipped and those the last upload refused, each with its reason."""
+    lines = []
+    for head, items in (("Skipped by the last index build", build), ("Not added by the last upload", upload)):
+        if items:
+            rows = "".join(f'<li><span class="qa-file">{text(name)}</span>: {text(reason)}</li>'
+                           for name, reason in items)
+            lines.append(f'<p class="qa-note">{head}:</p><ul class="qa-skipped">{rows}</ul>')
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ Rules, whatever name the browser or a script sends:
 - only the base name is used (anything before the last ``/`` or ``\\`` is dropped, so ``..`` can never climb out),
   characters other than letters, digits and `` ._-()+,`` become ``_``, leading dots are dropped (the corpus listing
   ignores hidden files) and the name is shortened to a sane length;
-- the suffix must be one the library reads (.txt .md .pdf .html .htm .jsonl), else the file is refused;
+- the suffix must be one the library reads (the table of ``qa.readers``), else the file is refused;
 - the file is read with the library's own reader before it is written: a file that cannot become an article (empty,
   binary, corrupt or encrypted PDF, ...) is refused with the reader's one-line reason and never enters the corpus;
 - it is written only directly into the corpus folder (checked after resolving), created exclusively (an existing file
