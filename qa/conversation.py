@@ -96,7 +96,7 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     times = [] if time_words else list(parse_question(before + "?", _any_day()).expressions)
     context = []
     for name in previous.answer_names + names(before):
-        if name not in own_names and name not in context and not any(name in t for t in times):
+        if not _overlaps(name, own_names + context + times):
             context.append(name)
     context += times
     understood = f"{question.rstrip(' ?')}? ({', '.join(context)})" if context else f"{question} ({before}?)"
@@ -109,14 +109,15 @@ def answer_names(answer, question: str) -> list[str]:
     if answer.abstained or not answer.sentences:
         return []
     lead = answer.sentences[0]
-    asked = set(names(question))
-    if lead.span:
-        offset = lead.span[0] - lead.start
-        span = " ".join(lead.text[offset:offset + lead.span[1] - lead.span[0]].split())
-        if span and span not in asked:
-            return [span]
-    new = [n for n in names(lead.text) if n not in asked and not any(n in a or a in n for a in asked)]
-    return new[:_ANSWER_NAMES]
+    asked = names(question)
+    if lead.span_text and not _overlaps(lead.span_text, asked):
+        return [lead.span_text]
+    return [n for n in names(lead.text) if not _overlaps(n, asked)][:_ANSWER_NAMES]
+
+
+def _overlaps(name: str, others: list[str]) -> bool:
+    """Whether a name is one of ``others``, or part of one, or holds one ("Mr Blinken" and "Blinken")."""
+    return any(name in other or other in name for other in others)
 
 
 def _any_day():

@@ -60,6 +60,7 @@ def question_kind(question: str) -> QuestionKind:
     return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts)
 
 
+_TITLES = {"mr", "mrs", "ms", "dr", "president", "secretary"}
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 
@@ -75,8 +76,8 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
     out = []
     for m in _PATTERNS[kind].finditer(sentence):
         words = re.findall(r"\w+", m.group(0).lower())
-        if not words or set(words) <= q_words:
-            continue
+        if not words or set(words) - _TITLES <= q_words:
+            continue  # only the question's own words ("Mr Blinken" for "Who did Blinken meet?")
         strength, span = 1.0, m.span()
         if kind == "number":
             following = sentence[m.end():m.end() + 30].lower()
