@@ -23,7 +23,7 @@ def test_where_candidates_are_places_not_months():
 def test_who_candidates_are_never_days_months_or_function_words():
     sentence = "On Sunday, Secretary Blinken met Qin Gang in January; The talks went on."
     found = [sentence[s:e] for (s, e), _ in typed_candidates("name", "Who met Blinken?", sentence)]
-    assert found == ["Secretary Blinken", "Qin Gang"]
+    assert found == ["Qin Gang"]  # "Secretary Blinken" is the question's own name with a title
 
 
 def test_how_many_candidates_are_the_counts_without_the_counted_noun():
