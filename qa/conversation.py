@@ -104,15 +104,16 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
 
 
 def answer_names(answer, question: str) -> list[str]:
-    """Who or what an answer named that its question did not: its marked span, else the new names of its first
-    quoted sentence."""
+    """Who or what an answer named that its question did not: its marked span first, then the other new names of
+    its first quoted sentence."""
     if answer.abstained or not answer.sentences:
         return []
     lead = answer.sentences[0]
-    asked = names(question)
-    if lead.span_text and not _overlaps(lead.span_text, asked):
-        return [lead.span_text]
-    return [n for n in names(lead.text) if not _overlaps(n, asked)][:_ANSWER_NAMES]
+    found: list[str] = []
+    for name in ([lead.span_text] if lead.span_text else []) + names(lead.text):
+        if not _overlaps(name, names(question) + found):
+            found.append(name)
+    return found[:_ANSWER_NAMES]
 
 
 def _overlaps(name: str, others: list[str]) -> bool:
