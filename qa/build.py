@@ -98,11 +98,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
         old, damaged = _open_previous(index_dir, settings, rebuild)
         fingerprints = {f.rel_id: f.fingerprint for f in files}
         if old is not None and old.manifest["files"] == fingerprints:
-            counts = old.manifest["counts"]
-            report.articles, report.chunks, report.sentences = counts["articles"], counts["chunks"], counts["sentences"]
-            report.dim, report.dense_index = old.manifest["embedding_dim"], old.manifest.get("dense_index", {})
-            report.skipped = _sorted([Skipped(**s) for s in old.manifest.get("skipped", [])] + scan.skipped)
-            report.up_to_date, report.reused_files = True, len(files)
+            _up_to_date(report, old, scan.skipped)
             report.seconds = time.perf_counter() - started
             old.close()
             _clear_stale(index_dir, live.name, None)  # what a killed build left behind (the lock is ours)
@@ -124,20 +120,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
                     report.removed_files = len(set(old.manifest["files"]) - set(fingerprints))
                     old.close()
                     old = None
-                manifest = {
-                    **_compat(settings),
-                    "embedding_dim": report.dim,
-                    "embedding_backend": settings.backend,  # informational: backends give vectors within bf16 rounding
-                    "dense_index": report.dense_index,
-                    "corpus": str(corpus_dir),
-                    "files": fingerprints,
-                    "skipped": [asdict(s) for s in report.skipped],  # files of ``files`` that gave no article
-                    "unread": [asdict(s) for s in scan.skipped],  # files not even fingerprinted (for the record)
-                    "counts": {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences},
-                    "index_files": _file_records(folder),
-                    "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "build_seconds": round(time.perf_counter() - started, 3),
-                }
+                manifest = _manifest(settings, report, folder, fingerprints, scan.skipped, started)
                 (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
                 if checkpoint is not None:
                     checkpoint()  # the last moment a build can still be stopped
@@ -155,6 +138,33 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
         report.damaged_build = _clear_stale(index_dir, name, damaged)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _up_to_date(report: BuildReport, old: Index, unread: list[Skipped]) -> None:
+    """The report of a build that had nothing to do: the live index's counts and skips."""
+    counts = old.manifest["counts"]
+    report.articles, report.chunks, report.sentences = counts["articles"], counts["chunks"], counts["sentences"]
+    report.dim, report.dense_index = old.manifest["embedding_dim"], old.manifest.get("dense_index", {})
+    report.skipped = _sorted([Skipped(**s) for s in old.manifest.get("skipped", [])] + unread)
+    report.up_to_date, report.reused_files = True, len(old.manifest["files"])  # the same files as now
+
+
+def _manifest(settings: Settings, report: BuildReport, folder: Path, fingerprints: dict, unread: list[Skipped],
+              started: float) -> dict:
+    return {
+        **_compat(settings),
+        "embedding_dim": report.dim,
+        "embedding_backend": settings.backend,  # informational: backends give vectors within bf16 rounding
+        "dense_index": report.dense_index,
+        "corpus": str(settings.corpus_dir),
+        "files": fingerprints,
+        "skipped": [asdict(s) for s in report.skipped],  # files of ``files`` that gave no article
+        "unread": [asdict(s) for s in unread],  # files not even fingerprinted (for the record)
+        "counts": {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences},
+        "index_files": _file_records(folder),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def _sorted(skipped: list[Skipped]) -> list[Skipped]:
