@@ -132,10 +132,26 @@ def _answer_configs(ctx: _Context) -> dict:
 
 
 def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool = True) -> dict:
+    """One question's records, per configuration: each retrieval row, then (with answers) the baseline and each
+    answer configuration."""
+    result, default = _retrieval_rows(ctx, q, qv)
+    if not ctx.ds.has_answers:
+        return result
+    default_hits, default_ms = default
+    t0 = time.perf_counter()
+    row = _cosine_baseline(ctx, q, default_hits, qv)
+    row["_ms"] = default_ms + (time.perf_counter() - t0) * 1000
+    result[BASELINE] = row
+    result.update(_answer_rows(ctx, q, qv, timed))
+    return result
+
+
+def _retrieval_rows(ctx: _Context, q: Question, qv: np.ndarray) -> tuple[dict, tuple]:
+    """A row per retrieval configuration, and the default configuration's hits and search time."""
     result: dict = {}
     pipeline, k = ctx.pipeline, ctx.settings.retrieval.k
     candidates = ctx.settings.retrieval.candidates
-    default_hits = None
+    default = (None, 0.0)
     for name, (mode, fusion) in RETRIEVAL_CONFIGS.items():
         t0 = time.perf_counter()
         hits = pipeline.retriever.search(q.question, k, mode=mode, fusion=fusion, query_vector=qv)
@@ -156,18 +172,14 @@ def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool =
                                                                      hits)))
         result[name] = row
         if name == ctx.default_config:
-            default_hits, default_ms = hits, search_ms
-    if not ctx.ds.has_answers:
-        return result
+            default = (hits, search_ms)
+    return result, default
 
-    t0 = time.perf_counter()
-    row = _cosine_baseline(ctx, q, default_hits, qv)
-    row["_ms"] = default_ms + (time.perf_counter() - t0) * 1000
-    result[BASELINE] = row
 
-    # The answer configurations share one pass of the stages (the reranker scores once); each selects with its own
-    # combiner. On the latency sample each is also asked whole, as a user asks, for its time.
-    configs = _answer_configs(ctx)
+def _answer_rows(ctx: _Context, q: Question, qv: np.ndarray, timed: bool) -> dict:
+    """The answer configurations share one pass of the stages (the reranker scores once); each selects with its own
+    combiner. On the latency sample each is also asked whole, as a user asks, for its time."""
+    pipeline, k = ctx.pipeline, ctx.settings.retrieval.k
     hits, cands = pipeline.candidates(q.question, qv, k=k, history=q.history)
     withheld = None
     if ctx.ds.documents is not None and q.answerable:
@@ -177,9 +189,9 @@ def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool =
                                               history=q.history)
         if not any(M.contains_answer(s.text, q.answers) for s in w_cands.sentences):
             withheld = w_hits, w_cands
-    for name, (combiner, selector) in configs.items():
-        answer = selector.select(cands, hits, combiner)
-        row = _from_answer(ctx, q, answer)
+    result = {}
+    for name, (combiner, selector) in _answer_configs(ctx).items():
+        row = _from_answer(ctx, q, selector.select(cands, hits, combiner))
         if q.answerable:
             ranking = _ranked_docs(hits, ctx.to_doc)
             row["recall@1"] = M.recall_at_k(ranking, q.gold, 1)
@@ -192,9 +204,8 @@ def _evaluate_question(ctx: _Context, q: Question, qv: np.ndarray, timed: bool =
             row["_withheld"] = (refusal.abstained, refusal.confidence)
         if timed:
             asked = ctx.assistant.ask(q.question, fast=combiner is None, history=q.history)
-            row["_ms"] = asked.timings_ms["total"]
-            row["_retrieve_ms"] = asked.timings_ms["encode"] + asked.timings_ms["retrieve"]
-            row["_rerank_ms"] = asked.timings_ms["rerank"]
-            row["_select_ms"] = asked.timings_ms["select"]
+            row.update(_ms=asked.timings_ms["total"], _rerank_ms=asked.timings_ms["rerank"],
+                       _retrieve_ms=asked.timings_ms["encode"] + asked.timings_ms["retrieve"],
+                       _select_ms=asked.timings_ms["select"])
         result[name] = row
     return result
