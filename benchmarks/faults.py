@@ -6,7 +6,7 @@ Everything runs on temporary copies (corpus/ plus a few generated articles); not
 
 (a) ``qa index --rebuild`` (a child process) is killed with SIGKILL at a random moment of its run; after each kill
     the previous index must still open and answer a question, and a plain ``qa index`` must then complete.
-(b) ``qa ui`` (started as ``ui/server.py`` starts it) gets an upload and is killed with SIGKILL a random delay after
+(b) ``qa ui`` (started as ``tools/ui_server.py`` starts it) gets an upload and is killed with SIGKILL a random delay after
     the upload request was sent (while it is received, checked, embedded, or after its commit); the server is
     started again on the same folders and, once its jobs are over, the uploaded file must be in the corpus whole and
     indexed, or not there at all; every corpus file must be indexed, and no build folder but the live one and no
@@ -227,7 +227,7 @@ class UiServer:
     def start(self) -> None:
         from gradio_client import Client
 
-        from ui.server import serve
+        from tools.ui_server import serve
 
         self.starts += 1
         self.context = serve(self.corpus, self.index_dir, log_path=self.log_dir / f"server-{self.starts}.log")

@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         index_dir = Path(args.index_dir) if args.index_dir else None
         return run(args.url.rstrip("/"), index_dir, ROOT / "corpus", args.questions, args.clients)
-    from ui.server import serve
+    from tools.ui_server import serve
 
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
         corpus = Path(tmp) / "corpus"

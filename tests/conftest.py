@@ -48,7 +48,7 @@ def corpus_copy(tmp_path) -> Path:
 def ui_server(tmp_path_factory):
     """The real `qa ui` server, started as a person starts it, on a free port, over a writable copy of the bundled
     collection whose index it builds itself in a temporary folder (uploads go into that copy)."""
-    from ui.server import serve
+    from tools.ui_server import serve
 
     root = tmp_path_factory.mktemp("ui")
     corpus = root / "corpus"

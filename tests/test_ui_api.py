@@ -237,7 +237,7 @@ def test_auth_is_required_when_asked_for(ui_server, tmp_path):
     """`qa ui --auth user:password`: nothing without the login, everything with it (the same index, reopened)."""
     from gradio_client import Client
 
-    from ui.server import serve
+    from tools.ui_server import serve
 
     with serve(ui_server.corpus, ui_server.index_dir, auth="alice:s3cret", log_path=tmp_path / "auth.log") as server:
         with pytest.raises(Exception, match="(?i)credentials|login|401"):

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ui.screenshot import ask_first_example, chromium_path, launch
+from tools.screenshot import ask_first_example, chromium_path, launch
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 SF_QUESTION = "What was agreed in San Francisco?"

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from tests.test_ui_browser import SF_QUESTION, page  # noqa: F401 (the same browser page fixture)
-from ui.screenshot import BOT, ask
+from tools.screenshot import BOT, ask
 
 BLINKEN = "Who did Blinken meet on Sunday?"
 FOLLOW_UP = "How long did it last?"

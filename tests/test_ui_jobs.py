@@ -15,7 +15,7 @@ from qa.assistant import Assistant
 from qa.config import Settings
 from qa.build import build_index
 from ui.jobs import STAGING, UploadJobs
-from ui.server import serve
+from tools.ui_server import serve
 
 from tests.test_ui_api import long_article, wait_job
 

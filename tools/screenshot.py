@@ -1,4 +1,4 @@
-"""Screenshots of real answers, for the README: ``python -m ui.screenshot [--out-dir docs]``.
+"""Screenshots of real answers, for the README: ``python -m tools.screenshot [--out-dir docs]``.
 
 Starts ``qa ui`` on the bundled collection (a copy, with an index built in a temporary folder) unless ``--url``
 names a running server, and drives the page in headless Chromium (Debian's ``chromium``, driven by Playwright; no
@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .server import ROOT, serve
+from tools.ui_server import ROOT, serve
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
