@@ -14,7 +14,8 @@ from gradio_client import Client, handle_file
 from qa.assistant import Assistant
 from qa.config import Settings
 from qa.build import build_index
-from ui.jobs import STAGING, UploadJobs
+from ui.jobs import UploadJobs
+from ui.jobs_model import STAGING
 from tools.ui_server import serve
 
 from tests.test_ui_api import long_article, wait_job

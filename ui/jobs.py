@@ -19,198 +19,31 @@ Two more kinds of job share the queue, so that no two changes of the index ever 
 (``submit_removal``) moves each file into ``<corpus>/.trash/`` (``qa/trash.py``) and then updates the index; undone,
 it moves them back under their own names. A reindex (``submit_reindex``) updates or rebuilds the index from the
 corpus folder. Both keep a journal in the staging folder too, and run again at the next start if the server stopped.
+
+This module is the queue and its worker; a job's data is in ``jobs_model.py``, its journal and what the next start
+finds in ``jobs_journal.py``, the moves of its files in ``jobs_files.py``, and its work up to the commit in
+``jobs_index.py``.
 """
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
 import logging
-import os
 import shutil
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from qa.build import build_index
-from qa.index import DAMAGED_SUFFIX, IndexError_, current_build, sha256_file
+from qa.index import IndexError_
 from qa.ingest import IngestError
-from qa.trash import TRASH, TrashError, restore, trash
 
-from .uploads import Saved, check_upload, place
+from .jobs_files import JobFiles, stage
+from .jobs_index import JobIndexing
+from .jobs_journal import journaled_jobs, remove_partial_builds, write_journal
+from .jobs_model import DONE, KEEP_FINISHED, STAGING, FileJob, Job, JobCancelled, JobError, ShuttingDown
 
 log = logging.getLogger("qa.ui.jobs")
-
-STAGING = ".uploads"
-JOURNAL = "job.json"
-KEEP_FINISHED = 50  # finished jobs remembered for /jobs
-SHOWN_FINISHED = 5  # finished jobs shown on the page
-
-ACTIVE = ("queued", "running", "cancelling")
-FILE_MARKS = {"waiting": "\u00b7", "checking": "\u2026", "indexing": "\u2026", "added": "\u2713",
-              "unchanged": "\u2713", "refused": "\u2717", "cancelled": "\u2717", "failed": "\u2717",
-              "removing": "\u2026", "removed": "\u2713"}
-DONE = {"upload": "added", "removal": "removed"}  # what a job's files become once its build is live
-
-
-class JobCancelled(Exception):
-    """Raised at a checkpoint of a job whose cancellation was asked for."""
-
-
-class ShuttingDown(Exception):
-    """Raised at a checkpoint when the server stops: the job is put back to run again at the next start."""
-
-
-class JobError(Exception):
-    """A job request that cannot be carried out; the message is one line for the user."""
-
-
-@dataclass
-class FileJob:
-    """One uploaded file of a job (or one file a removal job takes out), as the journal records it."""
-
-    name: str  # the name it was uploaded with (removal: its path relative to the corpus folder)
-    staged: str  # its copy's name in the job's staging folder ("" for a removal)
-    sha256: str = ""
-    state: str = "waiting"  # waiting, checking, indexing, added, unchanged, refused, cancelled, failed
-    note: str = ""  # (removal: waiting, removing, removed, refused, cancelled, failed)
-    path: str = ""  # its name in the corpus folder, once placed there (removal: in the trash folder, once moved)
-    placed: str = ""  # "placing" (about to be linked in), "placed" (linked in by this job), "" (not ours there);
-    # removal: "trashing" (about to be moved), "trashed" (moved into the trash by this job)
-    chunks: list = field(default_factory=list)  # [(title, chunks)] once indexed
-
-    def line(self, undone: str = "not added") -> str:
-        mark = FILE_MARKS.get(self.state, "\u00b7")
-        if self.state in ("added", "unchanged"):
-            what = "; ".join(f"\u201c{t}\u201d ({c} chunk{'s' if c != 1 else ''})" for t, c in self.chunks)
-            return f"{mark} {self.name}: {self.state} \u2014 {self.note}" + (f" \u2014 {what}" if what else "")
-        if self.state in ("refused", "failed"):
-            return f"{mark} {self.name}: {self.note}"
-        if self.state == "cancelled":
-            return f"{mark} {self.name}: cancelled, {undone}"
-        return f"{mark} {self.name}: {self.state}" + (f" \u2014 {self.note}" if self.note else "")
-
-
-@dataclass
-class Job:
-    id: str
-    files: list[FileJob]
-    created: float = field(default_factory=time.time)
-    state: str = "queued"  # queued, running, cancelling, done, cancelled, failed, interrupted
-    message: str = ""
-    started: float | None = None
-    finished: float | None = None
-    cancel_requested: bool = False
-    committed: bool = False
-    resumed: bool = False
-    kind: str = "upload"  # upload, removal, reindex
-    rebuild: bool = False  # reindex: from scratch
-    changed: bool = False  # its build changed the live index
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    def seconds(self) -> float:
-        if self.started is None:
-            return 0.0
-        return (self.finished or time.time()) - self.started
-
-    def report(self) -> str:
-        """One line per file, then a summary once the job is over (the upload report of the page and of /jobs)."""
-        if self.kind == "reindex":
-            return self._reindex_report()
-        done = DONE[self.kind]
-        lines = [f.line(f"not {done}") for f in self.files]
-        n = len(self.files)
-        if self.state == "done":
-            count = sum(1 for f in self.files if f.state == done)
-            lines.append(f"{count} of {n} file{'s' if n != 1 else ''} {done} ({self.seconds():.1f} s).")
-        elif self.state == "cancelled":
-            lines.append(f"Cancelled: nothing was {done} ({self.seconds():.1f} s).")
-        elif self.state == "failed":
-            lines.append(f"Failed, nothing was {done}: {self.message}")
-        elif self.state == "interrupted":
-            lines.append("Interrupted by a server stop: the job runs again at the next start.")
-        return "\n".join(lines)
-
-    def _reindex_report(self) -> str:
-        task, done = ("rebuild", "rebuilt") if self.rebuild else ("update", "updated")
-        if self.state == "done":
-            return f"Index {done}: {self.message} ({self.seconds():.1f} s)."
-        if self.state == "cancelled":
-            return f"Cancelled: the index is as it was ({self.seconds():.1f} s)."
-        if self.state == "failed":
-            return f"Failed, the index is as it was: {self.message}"
-        if self.state == "interrupted":
-            return "Interrupted by a server stop: the job runs again at the next start."
-        return f"\u2026 index {task}: {self.state}"
-
-    def to_json(self, position: int) -> dict:
-        return {"id": self.id, "kind": self.kind, "state": self.state, "position": position, "message": self.message,
-                "files": [{"name": f.name, "state": f.state, "note": f.note, "saved_as": f.path or None}
-                          for f in self.files],
-                "report": self.report(), "created": self.created, "seconds": round(self.seconds(), 2),
-                "resumed": self.resumed}
-
-    def journal(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "rebuild": self.rebuild, "created": self.created,
-                "cancelled": self.cancel_requested,
-                "files": [{k: v for k, v in asdict(f).items() if k != "chunks"} for f in self.files]}
-
-
-def _same_file(path: Path, sha256: str) -> bool:
-    """``path`` is a regular file with these bytes (only then is it ours to take out of the corpus)."""
-    try:
-        return path.is_file() and not path.is_symlink() and sha256_file(path) == sha256
-    except OSError:
-        return False
-
-
-def remove_partial_builds(index_dir: Path) -> list[str]:
-    """Removes the build folders a killed build left (all but the live one and damaged ones kept aside). Done under
-    the index's build lock (the file ``build_index`` locks), taken without waiting: a build running now clears them
-    itself when it goes live. Nothing is removed when no live build can be read."""
-    builds = index_dir / "builds"
-    live = current_build(index_dir)
-    if live is None or not builds.is_dir():
-        return []
-    try:
-        lock = open(index_dir / ".lock", "a")
-    except OSError:
-        return []
-    removed = []
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return []
-        try:
-            live = current_build(index_dir)
-            for folder in builds.iterdir():
-                if live is None or folder.name == live.name or folder.name.endswith(DAMAGED_SUFFIX):
-                    continue
-                shutil.rmtree(folder, ignore_errors=True)
-                removed.append(folder.name)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    if removed:
-        log.info("removed %d partial index build%s left by an interrupted build", len(removed),
-                 "s" if len(removed) != 1 else "")
-    return removed
-
-
-def reopen(assistant) -> None:
-    """Makes the assistant answer from the build that just went live: the swap step of ``Assistant.update`` (which
-    cannot take a checkpoint), under the same lock, so a question never sees a closed index."""
-    with assistant._lock:
-        assistant.index.close()
-        assistant._open()
-
 
 class UploadJobs:
     """The upload jobs of one index: a queue, one worker thread, cancellation, and recovery at start."""
@@ -221,8 +54,9 @@ class UploadJobs:
         self.settings = assistant.settings
         self.corpus = Path(self.settings.corpus_dir)
         self.staging = self.corpus / STAGING
-        self.describe = describe or (lambda path: [])
+        self.files = JobFiles(assistant, self.corpus, self.staging)
         self._cond = threading.Condition()
+        self.indexing = JobIndexing(assistant, self.files, describe or (lambda path: []), self._cond)
         self._queue: deque[Job] = deque()
         self._jobs: dict[str, Job] = {}
         self._stopping = False
@@ -238,20 +72,13 @@ class UploadJobs:
         """Stages the uploaded files (path, name as uploaded) and queues their job; returns it at once."""
         if not uploads:
             raise JobError("no files uploaded")
-        if self.staging.is_symlink():
-            raise JobError(f"cannot stage the upload: {self.staging} is a link")
         job = Job(uuid.uuid4().hex[:12], [])
-        folder = self.staging / job.id
-        try:
-            with self._cond:  # not while a finishing job removes the (empty) staging folder
-                folder.mkdir(parents=True)
+
+        def stage_all(folder: Path) -> None:
             for n, (source, name) in enumerate(uploads):
-                job.files.append(self._stage(folder, n, Path(source), name))
-            self._write_journal(job)  # last: only now is this a job that must not be lost
-        except OSError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise JobError(f"cannot stage the upload in {self.staging}: {exc.strerror or exc}") from None
-        return self._add(job)
+                job.files.append(stage(folder, n, Path(source), name))
+
+        return self._add(self._journaled(job, "stage the upload", stage_all))
 
     def submit_removal(self, rel_files: list[str]) -> Job:
         """Queues a job that moves each file (its path relative to the corpus folder, as the page shows it) into
@@ -268,18 +95,21 @@ class UploadJobs:
         once."""
         return self._add(self._journaled(Job(uuid.uuid4().hex[:12], [], kind="reindex", rebuild=bool(rebuild))))
 
-    def _journaled(self, job: Job) -> Job:
-        """A job with nothing to stage, with its journal written (so that a stop does not lose it)."""
+    def _journaled(self, job: Job, what: str = "queue the job",
+                   fill: Callable[[Path], None] = lambda folder: None) -> Job:
+        """The job with its staging folder filled and its journal written, last: only now is this a job that must not
+        be lost (a folder without a journal is removed at the next start)."""
         if self.staging.is_symlink():
-            raise JobError(f"cannot queue the job: {self.staging} is a link")
+            raise JobError(f"cannot {what}: {self.staging} is a link")
         folder = self.staging / job.id
         try:
-            with self._cond:
+            with self._cond:  # not while a finishing job removes the (empty) staging folder
                 folder.mkdir(parents=True)
-            self._write_journal(job)
+            fill(folder)
+            write_journal(self.staging, job)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
-            raise JobError(f"cannot queue the job in {self.staging}: {exc.strerror or exc}") from None
+            raise JobError(f"cannot {what} in {self.staging}: {exc.strerror or exc}") from None
         return job
 
     def _add(self, job: Job) -> Job:
@@ -290,19 +120,6 @@ class UploadJobs:
         log.info("%s job %s queued: %s", job.kind, job.id,
                  ", ".join(f.name for f in job.files) or ("rebuild" if job.rebuild else "update"))
         return job
-
-    @staticmethod
-    def _stage(folder: Path, n: int, source: Path, name: str) -> FileJob:
-        entry = FileJob(name or source.name, f"{n}.upload")
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            entry.state, entry.note = "refused", f"cannot read the upload: {exc.strerror or exc}"
-            return entry
-        with open(folder / entry.staged, "xb") as f:
-            f.write(data)
-        entry.sha256 = hashlib.sha256(data).hexdigest()
-        return entry
 
     def cancel(self, job_id: str) -> Job:
         """Cancels a queued job at once, a running one at its next checkpoint (before its commit: after it, the job
@@ -315,7 +132,7 @@ class UploadJobs:
                 self._queue.remove(job)
                 job.cancel_requested = True
                 job.started = job.started or time.time()
-                self._roll_back(job)
+                self.files.roll_back(job)
                 self._finish(job, "cancelled")
             elif job.state == "running" and not job.committed:
                 job.cancel_requested = True
@@ -374,24 +191,13 @@ class UploadJobs:
 
     def _run(self, job: Job) -> None:
         try:
-            if job.kind == "reindex":
-                self._reindex(job)
-            elif job.kind == "removal":
-                self._trash_files(job)
-                if any(f.state == "removing" for f in job.files):
-                    # The person chose these files: taking out most of the collection is what was asked for here.
-                    self._build(job, allow_shrink=True)
-                    self._mark_committed(job)
-            else:
-                self._place_files(job)
-                if any(f.state == "indexing" for f in job.files):
-                    self._index(job)
+            self.indexing.run(job, lambda: self._checkpoint(job))
             self._finish(job, "done")
         except JobCancelled:
-            self._roll_back(job)
+            self.files.roll_back(job)
             self._finish(job, "cancelled")
         except ShuttingDown:
-            self._put_back(job)
+            self.files.put_back(job)
             job.finished = time.time()
             job.state = "interrupted"
             log.info("%s job %s stopped by the server stop; it runs again at the next start", job.kind, job.id)
@@ -407,131 +213,12 @@ class UploadJobs:
         """Undoes a job that failed before its commit; one that failed after it (its files are live) stays done."""
         if job.committed:
             job.message = f"indexed, but then: {message}"
-            self._mark_committed(job)
+            job.mark_committed()
             self._finish(job, "done")
             return
         job.message = message
-        self._roll_back(job)
+        self.files.roll_back(job)
         self._finish(job, "failed")
-
-    def _place_files(self, job: Job) -> None:
-        """Checks each file with the library's reader and links the accepted ones into the corpus."""
-        folder = self.staging / job.id
-        indexed = self._indexed_files()
-        for entry in job.files:
-            self._checkpoint(job)
-            if entry.state != "waiting":
-                continue
-            staged = folder / entry.staged
-            entry.state = "checking"
-            checked = check_upload(staged, entry.name)
-            if isinstance(checked, Saved):
-                self._refuse(job, entry, checked.note)
-                continue
-
-            def journal_path(path: Path, entry=entry) -> None:
-                entry.path, entry.placed = path.name, "placing"
-                self._write_journal(job)
-
-            saved = place(checked, self.corpus, staged=staged, before_write=journal_path)
-            if not saved.ok:
-                entry.placed = ""
-                self._refuse(job, entry, saved.note)
-                continue
-            entry.path, entry.note = saved.path.name, saved.note
-            entry.placed = "placed" if saved.new else ""
-            entry.state = "indexing"
-            if not saved.new and indexed.get(Path(entry.path).stem) == entry.sha256[:16]:
-                entry.state = "unchanged"
-            self._write_journal(job)
-            staged.unlink(missing_ok=True)
-
-    def _trash_files(self, job: Job) -> None:
-        """Moves each file of a removal job into the trash; the journal records each before it moves."""
-        for entry in job.files:
-            self._checkpoint(job)
-            if entry.state != "waiting":
-                continue
-            entry.placed = "trashing"
-            self._write_journal(job)
-            try:
-                moved = trash(self.corpus, entry.name)
-            except TrashError as exc:
-                entry.placed, reason = "", str(exc)
-                self._refuse(job, entry, reason.removeprefix(f"{entry.name}: "))  # the report line names the file
-                continue
-            entry.path = moved.relative_to(self.corpus / TRASH).as_posix()
-            entry.placed, entry.state, entry.note = "trashed", "removing", f"moved to {TRASH}/{entry.path}"
-            self._write_journal(job)
-
-    def _reindex(self, job: Job) -> None:
-        report = self._build(job, rebuild=job.rebuild)
-        skipped = len(report.skipped)
-        job.message = (f"{report.articles} articles, {report.chunks} chunks"
-                       + (f", {skipped} file{'s' if skipped != 1 else ''} skipped" if skipped else "")
-                       + (" (it was up to date)" if report.up_to_date else ""))
-
-    def _refuse(self, job: Job, entry: FileJob, reason: str) -> None:
-        entry.state, entry.note = "refused", reason
-        if entry.staged:
-            (self.staging / job.id / entry.staged).unlink(missing_ok=True)
-        self._write_journal(job)
-        log.info("%s of %s refused: %s", job.kind, entry.name, reason)
-
-    def _indexed_files(self) -> dict[str, str]:
-        """File id -> fingerprint in the live index (the fingerprint is the first 16 hex digits of the SHA-256)."""
-        try:
-            return dict(self.assistant.index.manifest.get("files", {}))
-        except AttributeError:
-            return {}
-
-    def _build(self, job: Job, **options):
-        """Updates the index from the corpus folder; the job commits when the new build goes live."""
-        report = build_index(self.settings, encoder=self.assistant.encoder, progress=False,
-                             checkpoint=lambda: self._checkpoint(job), **options)
-        with self._cond:
-            job.committed = True
-            if job.state == "cancelling":  # asked too late: the build was already live
-                job.state = "running"
-        if not report.up_to_date:
-            job.changed = True
-            reopen(self.assistant)
-        return report
-
-    @staticmethod
-    def _mark_committed(job: Job) -> None:
-        """What the job's files are once its build is live."""
-        for entry in job.files:
-            if entry.state == "indexing":
-                entry.state = "added" if entry.placed == "placed" else "unchanged"
-            elif entry.state == "removing":
-                entry.state, entry.placed = "removed", ""
-
-    def _index(self, job: Job) -> None:
-        """Builds the index with the job's files; the job commits when the new build goes live."""
-        report = self._build(job)
-        self._take_out_unreadable(job, report)
-        for entry in job.files:
-            if entry.state == "indexing":
-                entry.state = "added" if entry.placed == "placed" else "unchanged"
-                try:
-                    entry.chunks = self.describe((self.corpus / entry.path).resolve())
-                except Exception:  # noqa: BLE001 - only the report's detail is missing
-                    log.debug("could not describe %s", entry.path, exc_info=True)
-
-    def _take_out_unreadable(self, job: Job, report) -> None:
-        """A file the reader accepted but the build skipped (over the size limit, say) leaves the corpus again."""
-        corpus = self.corpus.resolve()
-        ours = {(corpus / f.path).resolve(): f for f in job.files if f.state == "indexing" and f.placed == "placed"}
-        bad = [(ours[Path(s.path).resolve()], s.reason) for s in report.skipped if Path(s.path).resolve() in ours]
-        if not bad:
-            return
-        for entry, reason in bad:
-            (self.corpus / entry.path).unlink(missing_ok=True)
-            entry.placed = ""
-            self._refuse(job, entry, reason)
-        if not build_index(self.settings, encoder=self.assistant.encoder, progress=False).up_to_date:
-            reopen(self.assistant)
 
     def _finish(self, job: Job, state: str) -> None:
         with self._cond:
@@ -555,96 +242,6 @@ class UploadJobs:
         for old in sorted(finished, key=lambda j: j.finished or 0)[:-KEEP_FINISHED]:
             del self._jobs[old.id]
 
-    # -- undoing ------------------------------------------------------------------------------------------------------
-
-    def _roll_back(self, job: Job) -> None:
-        """Takes the job's own files out of the corpus again (only while they still hold the uploaded bytes)."""
-        job.cancel_requested = True
-        try:
-            self._write_journal(job)  # a kill during the roll-back: the next start finishes it
-        except OSError:
-            pass
-        for entry in job.files:
-            if job.kind == "removal":
-                self._untrash(entry)
-            elif entry.placed:
-                path = self.corpus / entry.path
-                if _same_file(path, entry.sha256):
-                    path.unlink(missing_ok=True)
-                entry.placed = ""
-            if entry.state not in ("refused", "failed"):
-                entry.state = "cancelled"
-
-    def _untrash(self, entry: FileJob) -> bool:
-        """Moves a file that this removal job put into the trash back under its own name; False (and the entry
-        failed, saying where the file is) when that cannot be done."""
-        placed, entry.placed = entry.placed, ""
-        if placed == "trashed":
-            try:
-                restore(self.corpus, entry.path, to=entry.name)
-            except TrashError as exc:
-                entry.state, entry.note = "failed", f"left in {TRASH}/{entry.path}: {exc}"
-                log.warning("could not put %s back: %s", entry.name, exc)
-                return False
-            entry.path = ""
-        elif placed == "trashing" and not os.path.lexists(self.corpus / entry.name):  # moved, not yet recorded
-            entry.state, entry.note = "failed", f"moved to {TRASH}/ (under a name not recorded); not put back"
-            return False
-        return True
-
-    def _put_back_removal(self, job: Job) -> None:
-        """A removal stopped before its build went live: its files go back into the corpus, which then matches the
-        live index again, and the job runs again at the next start. Files the live index no longer holds (the job
-        was killed after its commit) stay in the trash."""
-        indexed = self._indexed_files()
-        for entry in job.files:
-            if not entry.placed:
-                continue
-            stem = Path(entry.name).with_suffix("").as_posix()
-            if entry.placed == "trashed" and stem not in indexed and entry.name not in indexed:
-                entry.state, entry.placed = "removed", ""
-            elif self._untrash(entry):
-                entry.state, entry.note = "waiting", ""
-        self._write_journal(job)
-
-    def _put_back(self, job: Job) -> None:
-        """Moves the job's files that are in the corpus but not in the live index back into the staging folder, so the
-        corpus holds no upload that is not indexed; the job runs again at the next start."""
-        if job.kind != "upload":
-            self._put_back_removal(job)  # (a reindex job has nothing to put back)
-            return
-        indexed = self._indexed_files()
-        folder = self.staging / job.id
-        for entry in job.files:
-            if entry.placed not in ("placing", "placed"):
-                if entry.state == "checking":  # ("indexing" here: a file that was in the corpus already)
-                    entry.state = "waiting"
-                continue
-            path = self.corpus / entry.path
-            if not _same_file(path, entry.sha256):  # the link was never made (or the file is no longer ours)
-                entry.placed, entry.path, entry.state = "", "", "waiting"
-                continue
-            if indexed.get(Path(entry.path).stem) == entry.sha256[:16]:  # committed before the stop: it stays
-                entry.placed, entry.state = "", "added"
-                continue
-            staged = folder / entry.staged
-            if not staged.exists():
-                try:
-                    os.link(path, staged)
-                except OSError:
-                    shutil.copyfile(path, staged)
-            path.unlink(missing_ok=True)
-            entry.placed, entry.path, entry.state, entry.note = "", "", "waiting", ""
-        self._write_journal(job)
-
-    # -- the journal and recovery --------------------------------------------------------------------------------------
-
-    def _write_journal(self, job: Job) -> None:
-        folder = self.staging / job.id
-        tmp = folder / (JOURNAL + ".tmp")
-        tmp.write_text(json.dumps(job.journal()))
-        os.replace(tmp, folder / JOURNAL)  # whole or not at all
-
     def _remove_staging_if_empty(self) -> None:
         with self._cond:
             try:
@@ -652,30 +249,21 @@ class UploadJobs:
             except OSError:
                 pass
 
+    # -- recovery at start --------------------------------------------------------------------------------------------
+
     def recover(self) -> None:
         """At start: removes partial index builds and uploads that never got their job; undoes cancelled jobs;
         puts unindexed files of interrupted jobs back into staging and queues those jobs again."""
         remove_partial_builds(Path(self.settings.index_dir))
         if not self.staging.is_dir() or self.staging.is_symlink():
             return
-        for folder in sorted(self.staging.iterdir()):
-            job = self._read_journal(folder)
-            if job is None:
-                log.info("removing %s: an upload that was still being received when the server stopped", folder.name)
-                shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
-                continue
+        for job in journaled_jobs(self.staging):
             job.resumed = True
             self._jobs[job.id] = job
             if job.cancel_requested:
-                self._roll_back(job)
+                self.files.roll_back(job)
                 self._finish(job, "cancelled")
-                continue
-            self._put_back(job)
-            for entry in job.files:
-                if job.kind == "upload" and entry.state == "waiting" and not (folder / entry.staged).exists():
-                    entry.state, entry.note = "failed", "lost: its staged copy is missing"
-            job.message = "resumed after a server restart"
-            if job.kind == "reindex" or any(entry.state in ("waiting", "indexing") for entry in job.files):
+            elif self._resume(job):
                 self._queue.append(job)
                 log.info("%s job %s resumed after a server restart", job.kind, job.id)
             else:
@@ -683,16 +271,12 @@ class UploadJobs:
                 self._finish(job, "done")
         self._remove_staging_if_empty()
 
-    @staticmethod
-    def _read_journal(folder: Path) -> Job | None:
-        try:
-            data = json.loads((folder / JOURNAL).read_text())
-            files = [FileJob(**{k: v for k, v in f.items() if k in FileJob.__dataclass_fields__})
-                     for f in data["files"]]
-            kind = str(data.get("kind", "upload"))
-            if kind not in ("upload", "removal", "reindex"):
-                return None
-            return Job(str(data["id"]), files, created=float(data.get("created", time.time())),
-                       cancel_requested=bool(data.get("cancelled")), kind=kind, rebuild=bool(data.get("rebuild")))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+    def _resume(self, job: Job) -> bool:
+        """Puts back what an interrupted job had changed; True when it has something left to do."""
+        self.files.put_back(job)
+        folder = self.staging / job.id
+        for entry in job.files:
+            if job.kind == "upload" and entry.state == "waiting" and not (folder / entry.staged).exists():
+                entry.state, entry.note = "failed", "lost: its staged copy is missing"
+        job.message = "resumed after a server restart"
+        return job.kind == "reindex" or any(entry.state in ("waiting", "indexing") for entry in job.files)
