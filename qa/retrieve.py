@@ -20,10 +20,13 @@ FUSIONS = ("convex", "rrf")
 @dataclass(frozen=True)
 class DateRange:
     """Inclusive ISO days; None is open. An article is in range when the days its date can be (a stated day, an
-    inferred year, a 'not before' bound) meet the range; an undated article is never in a bounded range."""
+    inferred year, a 'not before' bound) meet the range. An undated article is in a bounded range only with
+    ``keep_undated``: a question's own time words cannot rule out what has no date (a collection without dates still
+    answers "what happened in 1995?"), while a range the user sets does."""
 
     start: str | None = None
     end: str | None = None
+    keep_undated: bool = False
 
     @property
     def bounded(self) -> bool:
@@ -37,14 +40,14 @@ class DateRange:
     def admits(self, date: str | None) -> bool:
         if not self.bounded:
             return True
-        return date is not None and self.overlaps(*date_bounds(date))
+        return self.keep_undated if date is None else self.overlaps(*date_bounds(date))
 
     def intersect(self, other: "DateRange | None") -> "DateRange":
         if other is None:
             return self
         start = max((d for d in (self.start, other.start) if d), default=None)
         end = min((d for d in (self.end, other.end) if d), default=None)
-        return DateRange(start, end)
+        return DateRange(start, end, self.keep_undated and other.keep_undated)
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -135,7 +138,7 @@ class Retriever:
 
     def undated_left_out(self, dates: DateRange | None) -> int:
         """How many articles a date range leaves out because their date is unknown."""
-        if dates is None or not dates.bounded:
+        if dates is None or not dates.bounded or dates.keep_undated:
             return 0
         return sum(d is None for d in self.index.store.article_dates)
 

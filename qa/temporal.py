@@ -46,7 +46,7 @@ class TimeScoper:
             return Scope()
         scope = Scope(order=asked.order)
         if asked.start or asked.end:
-            scope.dates = DateRange(asked.start, asked.end)
+            scope.dates = DateRange(asked.start, asked.end, keep_undated=True)
         if asked.relation and asked.event:
             # The event dates the range; searching for it would find the event itself, which the range rules out.
             said = next((e for e in asked.expressions if asked.event in e), asked.event)
@@ -56,7 +56,7 @@ class TimeScoper:
                 scope.notes.append(f"Could not date {asked.event!r}: no dated sentence mentions it.")
             else:
                 bound = _next_day(when.end) if asked.relation == "after" else _previous_day(when.start)
-                around = DateRange(bound, None) if asked.relation == "after" else DateRange(None, bound)
+                around = DateRange(bound, None, True) if asked.relation == "after" else DateRange(None, bound, True)
                 scope.dates = around.intersect(scope.dates)
                 scope.notes.append(f"{asked.event} dated {when.label} from \u201c{when.text}\u201d.")
         scope.notes.insert(0, _describe(asked, scope))

@@ -89,3 +89,22 @@ def test_qa_timeline_json_and_ask_from_to(bundled_settings):
     run = qa("ask", "--json", "What did Biden say after meeting Xi?", "--to", "2023-12-31", "--index-dir", index_dir)
     answer = json.loads(run.stdout)
     assert {c["article_id"] for c in answer["citations"]} <= {SF, BLINKEN}
+
+
+def test_an_undated_article_stays_in_view_of_a_question_but_not_of_a_set_range(tmp_path, encoder):
+    from qa.assistant import Assistant
+    from qa.build import build_index
+    from qa.config import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text("The Velmora harbour council approved a tide barrier costing 38 million "
+                                        "euros. Construction will take three years.\n")
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, encoder=encoder, progress=False)
+    assistant = Assistant(settings, encoder=encoder)
+    scoped = assistant.ask("What did the Velmora harbour council approve in 2024?")
+    assert scoped.hits and "tide barrier" in scoped.hits[0].chunk.text  # in view, not filtered out
+    assert all(s.date is None for s in scoped.sentences) and not any("left out" in n for n in scoped.notes)
+    ranged = assistant.ask("What did the Velmora harbour council approve?", dates=DateRange("2024-01-01", None))
+    assert ranged.abstained and any("1 article with no known date" in note for note in ranged.notes)
