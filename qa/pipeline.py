@@ -47,10 +47,7 @@ class QueryPipeline:
         scope = self.scoper.resolve(question, today)
         if scope.dates is not None:
             dates = scope.dates.intersect(dates)
-        # "The latest ..." orders reports by their dates: a collection whose articles have none (an encyclopedia)
-        # has nothing to order, and "the first" there is a word of the question like any other.
-        order = scope.order if any(d is not None for d in self.retriever.index.store.article_dates) else None
-        if order:  # the newest (oldest) answer may be far down a ranking that does not know time
+        if scope.order:  # the newest (oldest) answer may be far down a ranking that does not know time
             k = min(MAX_K, ORDERED_K_FACTOR * k)
         if scope.query:
             question, query_vector = scope.query, self.retriever.encoder.encode_query(scope.query)
@@ -58,7 +55,7 @@ class QueryPipeline:
                                      exclude=exclude)
         retrieved = time.perf_counter()
         cands = self.finder.find(question, hits, query_vector, dates)
-        cands.order = order
+        cands.order = scope.order
         cands.notes = scope.notes + undated_note(self.retriever.undated_left_out(dates))
         if follow is not None and follow.leans:
             cands.understood = follow.understood

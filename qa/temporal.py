@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,6 +42,11 @@ class TimeScoper:
 
     def resolve(self, question: str, today: dt.date | None = None) -> Scope:
         asked = parse_question(question, today or dt.date.today())
+        if asked.order and not any(d is not None for d in self.retriever.index.store.article_dates):
+            # "The latest ..." orders reports by their dates: articles without any (an encyclopedia) have nothing
+            # to order, and "the first" there is a word of the question like any other.
+            asked = replace(asked, order=None, expressions=tuple(e for e in asked.expressions
+                                                                 if parse_question(e, dt.date.today()).order is None))
         if asked.empty:
             return Scope()
         scope = Scope(order=asked.order)
