@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,12 +41,11 @@ class TimeScoper:
         self.retriever = retriever
 
     def resolve(self, question: str, today: dt.date | None = None) -> Scope:
+        if not any(d is not None for d in self.retriever.index.store.article_dates):
+            # Time words scope and order reports by their dates; in a collection whose articles have none (an
+            # encyclopedia) "in 1995" or "after the war" are words of the question like any other.
+            return Scope()
         asked = parse_question(question, today or dt.date.today())
-        if asked.order and not any(d is not None for d in self.retriever.index.store.article_dates):
-            # "The latest ..." orders reports by their dates: articles without any (an encyclopedia) have nothing
-            # to order, and "the first" there is a word of the question like any other.
-            asked = replace(asked, order=None, expressions=tuple(e for e in asked.expressions
-                                                                 if parse_question(e, dt.date.today()).order is None))
         if asked.empty:
             return Scope()
         scope = Scope(order=asked.order)
