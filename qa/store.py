@@ -74,6 +74,10 @@ class Store:
         self.chunk_article = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         self.article_dates: list[str | None] = [
             r[0] for r in self.db.execute("SELECT date FROM articles ORDER BY idx")]
+        # Whether any article states its date (an inferred one is a bound worked out from the text, which an
+        # encyclopedia's paragraphs give too): only then do a question's time words scope and order the answers.
+        self.dates_stated = self.db.execute(
+            "SELECT 1 FROM articles WHERE date_source IN ('meta', 'byline', 'dateline') LIMIT 1").fetchone() is not None
         # The sentences that state their own date, as arrays (ISO days compare as strings): a date range admits an
         # article when its date or one of these meets the range.
         dated = self.db.execute("SELECT article, date_start, date_end FROM sentences WHERE date_start IS NOT NULL "

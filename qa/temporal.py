@@ -41,8 +41,8 @@ class TimeScoper:
         self.retriever = retriever
 
     def resolve(self, question: str, today: dt.date | None = None) -> Scope:
-        if not any(d is not None for d in self.retriever.index.store.article_dates):
-            # Time words scope and order reports by their dates; in a collection whose articles have none (an
+        if not self.retriever.index.store.dates_stated:
+            # Time words scope and order reports by their dates; in a collection whose articles state none (an
             # encyclopedia) "in 1995" or "after the war" are words of the question like any other.
             return Scope()
         asked = parse_question(question, today or dt.date.today())
