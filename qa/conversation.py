@@ -4,6 +4,7 @@ the previous question's names and time words, before retrieval. The rewrite is s
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -85,7 +86,7 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
         rest = _THAT.sub(lambda m: f"{m.group(1)} {previous.lead_date}", rest)
     own_names = names(rest, first_word=True)
     before = previous.understood.rstrip(" ?")
-    time_words = parse_question(rest, _any_day()).expressions
+    time_words = _time_words(rest)
     bare = _LEADING_PREPOSITION.sub("", re.sub(r"[^\w\s]", "", rest)).strip()
     if own_names and " ".join(own_names) == bare.replace(" and ", " "):  # "And with Wang Yi?": the same, of another
         return FollowUp(question, _swap_names(before, own_names, encode) + "?", True)
@@ -93,7 +94,7 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
         return FollowUp(question, f"{_drop_time(before)} {' '.join(time_words)}?", True)
     # Its own time words replace the previous question's; the previous answer's names come first: "he" is more
     # often who was just named as the answer than who was asked about.
-    times = [] if time_words else list(parse_question(before + "?", _any_day()).expressions)
+    times = [] if time_words else list(_time_words(before + "?"))
     context = []
     for name in previous.answer_names + names(before):
         if not _overlaps(name, own_names + context + times):
@@ -108,10 +109,10 @@ def answer_names(answer, question: str) -> list[str]:
     its first quoted sentence."""
     if answer.abstained or not answer.sentences:
         return []
-    lead = answer.sentences[0]
+    lead, asked = answer.sentences[0], names(question)
     found: list[str] = []
     for name in ([lead.span_text] if lead.span_text else []) + names(lead.text):
-        if not _overlaps(name, names(question) + found):
+        if not _overlaps(name, asked + found):
             found.append(name)
     return found[:_ANSWER_NAMES]
 
@@ -121,10 +122,9 @@ def _overlaps(name: str, others: list[str]) -> bool:
     return any(name in other or other in name for other in others)
 
 
-def _any_day():
-    import datetime as dt
-
-    return dt.date.today()
+def _time_words(text: str) -> tuple[str, ...]:
+    """The time expressions of a question, as written (what they mean is the pipeline's business, with its day)."""
+    return parse_question(text, dt.date.today()).expressions
 
 
 def _only(text: str, expressions: tuple[str, ...]) -> bool:
@@ -135,7 +135,7 @@ def _only(text: str, expressions: tuple[str, ...]) -> bool:
 
 
 def _drop_time(question: str) -> str:
-    for e in parse_question(question + "?", _any_day()).expressions:
+    for e in _time_words(question + "?"):
         question = question.replace(e, " ")
     return " ".join(question.split())
 

@@ -75,7 +75,6 @@ class QueryPipeline:
         started = time.perf_counter()
         answer = self.selector.select(cands, hits, self.reranker.combiners[self.combiner] if rerank else None)
         answer.question = question  # the candidates may have searched for another wording of it
-
         answer.timings_ms = {**cands.timings_ms, "select": _ms(time.perf_counter() - started)}
         return answer
 

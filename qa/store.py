@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .dates import When, event_date
-from .meta import day
+from .meta import DATE_SOURCES, day
 from .types import Article, Chunk, Sentence
 
 SCHEMA = """
@@ -76,8 +76,10 @@ class Store:
             r[0] for r in self.db.execute("SELECT date FROM articles ORDER BY idx")]
         # Whether any article states its date (an inferred one is a bound worked out from the text, which an
         # encyclopedia's paragraphs give too): only then do a question's time words scope and order the answers.
+        stated = [s for s in DATE_SOURCES if s != "inferred"]
         self.dates_stated = self.db.execute(
-            "SELECT 1 FROM articles WHERE date_source IN ('meta', 'byline', 'dateline') LIMIT 1").fetchone() is not None
+            f"SELECT 1 FROM articles WHERE date_source IN ({','.join('?' * len(stated))}) LIMIT 1",
+            stated).fetchone() is not None
         # The sentences that state their own date, as arrays (ISO days compare as strings): a date range admits an
         # article when its date or one of these meets the range.
         dated = self.db.execute("SELECT article, date_start, date_end FROM sentences WHERE date_start IS NOT NULL "
