@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from eval.datasets import DEFAULT_DATA, load_collection, load_squad  # noqa: E402
+from eval.datasets import load_collection, load_squad  # noqa: E402
 from eval.questions import sample  # noqa: E402
+from eval.settings import EvalSettings  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 
@@ -164,7 +165,7 @@ def format_table(results: list[dict], own_rss_mb: float) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=100, help="questions asked per corpus (default 100)")
-    parser.add_argument("--squad", default=str(DEFAULT_DATA["squad"]), help="SQuAD v1.1 dev file")
+    parser.add_argument("--squad", default=str(EvalSettings.from_env().data_path("squad")), help="SQuAD v1.1 dev file")
     parser.add_argument("--no-squad", action="store_true", help="benchmark the bundled collection only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the measurements as JSON too")

@@ -1,6 +1,6 @@
 """The index a question set is asked of: the bundled collection's, or one built once per dataset and per index
-settings into ``.cache/eval/`` (``QA_EVAL_CACHE``), keyed by a hash of the engine's code so that any change to it
-builds the cached indexes again."""
+settings into the cache folder (``EvalSettings.cache_dir``: ``.cache/eval/``, or ``QA_EVAL_CACHE``), keyed by a hash
+of the engine's code so that any change to it builds the cached indexes again."""
 from __future__ import annotations
 
 import hashlib
@@ -11,13 +11,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .datasets import ROOT, Dataset
+from .settings import EvalSettings
 
 log = logging.getLogger("qa.eval")
 
 CACHE_VERSION = 2  # 2: keyed by the whole engine's code
-
-def cache_root() -> Path:
-    return Path(os.environ.get("QA_EVAL_CACHE") or ROOT / ".cache" / "eval")
 
 
 @dataclass
@@ -72,8 +70,9 @@ def _write_corpus(ds: Dataset, corpus_dir: Path) -> None:
 
 
 def prepare_index(ds: Dataset, settings, encoder, *, index_dir: str | Path | None = None,
-                  progress: bool = True) -> Prepared:
-    """Settings pointing at an up-to-date index of the dataset's documents (built once, then reused)."""
+                  progress: bool = True, eval_settings: EvalSettings | None = None) -> Prepared:
+    """Settings pointing at an up-to-date index of the dataset's documents (built once, then reused); a public
+    dataset's go under ``eval_settings.cache_dir`` (default: the environment's)."""
     from qa.build import build_index
 
     if ds.documents is None:  # the bundled collection
@@ -82,7 +81,8 @@ def prepare_index(ds: Dataset, settings, encoder, *, index_dir: str | Path | Non
         prefix = ""
     else:
         # One corpus folder per dataset content; beside it one index per (settings, indexing code) key.
-        folder = cache_root() / f"{ds.name}-{ds.identity()[:12]}"
+        cache_dir = (eval_settings or EvalSettings.from_env()).cache_dir
+        folder = cache_dir / f"{ds.name}-{ds.identity()[:12]}"
         _write_corpus(ds, folder / "corpus")
         settings = replace(settings, corpus_dir=folder / "corpus",
                            index_dir=folder / f"index-{index_key(ds, settings)}")

@@ -7,6 +7,8 @@ import importlib
 
 from qa.config import environment_help
 
+from .settings import environment_help as eval_environment_help
+
 
 def _run(module: str):
     """The ``run(args) -> int`` of a module, imported only when its command is used (the parser stays light)."""
@@ -18,13 +20,15 @@ def _run(module: str):
 
 
 def register(sub) -> None:
-    help_env = {"epilog": environment_help(), "formatter_class": argparse.RawDescriptionHelpFormatter}
+    help_env = {"epilog": environment_help() + "\n\n" + eval_environment_help(),
+                "formatter_class": argparse.RawDescriptionHelpFormatter}
     p = sub.add_parser("eval", **help_env, help="measure retrieval and answers on a question set, every configuration")
     p.add_argument("--dataset", choices=("collection", "squad", "scifact", "feedback"), default="collection",
                    help="feedback: the answers rated up on the page, asked again of the bundled corpus")
     p.add_argument("--data", help="dataset file or folder (defaults under ../shared/datasets/)")
-    p.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
-                   help="SQuAD: questions of the first 24 articles (tune), of the other 24 (heldout), or all")
+    p.add_argument("--split", choices=("all", "tune", "heldout"),
+                   help="SQuAD: questions of the first 24 articles (tune), of the other 24 (heldout), or all "
+                        "(default: QA_EVAL_SPLIT, else all)")
     p.add_argument("--limit", type=int, help="ask only N questions, sampled with --seed")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")

@@ -19,21 +19,16 @@ import hashlib
 import io
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .settings import ROOT, EvalSettings
+
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
 SETS_DIR = ROOT / "eval" / "sets"
-# The public benchmark data, read in place: ../shared/datasets beside the repository, or wherever QA_DATASETS points.
-SHARED = Path(os.environ.get("QA_DATASETS") or ROOT.parent / "shared" / "datasets")
-DEFAULT_DATA = {
-    "collection": SETS_DIR / "collection.jsonl",
-    "squad": SHARED / "squad-v1.1" / "dev-v1.1.json.gz",
-    "scifact": SHARED / "beir-scifact",
-}
+COLLECTION_SET = SETS_DIR / "collection.jsonl"
+# The public sets (squad, scifact) are read in place from EvalSettings.datasets_dir (QA_DATASETS).
 SQUAD_TUNE_ARTICLES = 24  # questions of the first 24 articles tune the defaults; the other 24 are held out
 SPLITS = ("all", "tune", "heldout")
 
@@ -90,16 +85,22 @@ def _open_text(path: Path):
     return io.StringIO(raw.decode("utf-8"))
 
 
-def _first_existing(*paths: Path) -> Path:
+def _first_existing(*paths: Path, eval_settings: EvalSettings | None = None) -> Path:
     for path in paths:
         if path.is_file():
             return path
+    shared = (eval_settings or EvalSettings.from_env()).datasets_dir
     raise FileNotFoundError(f"none of {', '.join(str(p) for p in paths)} exists (the public datasets are read from "
-                            f"{SHARED}; set QA_DATASETS to the folder holding squad-v1.1/ and beir-scifact/)")
+                            f"{shared}; set QA_DATASETS to the folder holding squad-v1.1/ and beir-scifact/)")
+
+
+def _default_data(dataset: str, eval_settings: EvalSettings | None) -> Path:
+    """A public dataset's file or folder under the datasets folder (the environment's when no settings are given)."""
+    return (eval_settings or EvalSettings.from_env()).data_path(dataset)
 
 
 def load_collection(path: Path | None = None) -> Dataset:
-    path = Path(path or DEFAULT_DATA["collection"])
+    path = Path(path or COLLECTION_SET)
     questions = []
     with _open_text(path) as f:
         for line in f:
@@ -117,10 +118,10 @@ def squad_doc_id(article: int, paragraph: int) -> str:
     return f"a{article:02d}p{paragraph:03d}"
 
 
-def load_squad(path: Path | None = None, split: str = "all") -> Dataset:
+def load_squad(path: Path | None = None, split: str = "all", *, eval_settings: EvalSettings | None = None) -> Dataset:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
-    path = Path(path or DEFAULT_DATA["squad"])
+    path = Path(path or _default_data("squad", eval_settings))
     with _open_text(path) as f:
         data = json.load(f)["data"]
     documents, questions = [], []
@@ -139,10 +140,11 @@ def load_squad(path: Path | None = None, split: str = "all") -> Dataset:
     return Dataset("squad", questions, documents, [path], split=split)
 
 
-def load_beir(folder: Path | None = None, qrels_split: str = "test", name: str = "scifact") -> Dataset:
-    folder = Path(folder or DEFAULT_DATA["scifact"])
-    corpus_path = _first_existing(folder / "corpus.jsonl.gz", folder / "corpus.jsonl")
-    queries_path = _first_existing(folder / "queries.jsonl.gz", folder / "queries.jsonl")
+def load_beir(folder: Path | None = None, qrels_split: str = "test", name: str = "scifact", *,
+              eval_settings: EvalSettings | None = None) -> Dataset:
+    folder = Path(folder or _default_data("scifact", eval_settings))
+    corpus_path = _first_existing(folder / "corpus.jsonl.gz", folder / "corpus.jsonl", eval_settings=eval_settings)
+    queries_path = _first_existing(folder / "queries.jsonl.gz", folder / "queries.jsonl", eval_settings=eval_settings)
     qrels_path = folder / "qrels" / f"{qrels_split}.tsv"
     documents = []
     with _open_text(corpus_path) as f:
@@ -215,13 +217,15 @@ def load_feedback(path: Path | None = None) -> Dataset:
     return Dataset("feedback", questions, None, [path])
 
 
-def load_dataset(name: str, data: str | Path | None = None, split: str = "all") -> Dataset:
+def load_dataset(name: str, data: str | Path | None = None, split: str = "all", *,
+                 eval_settings: EvalSettings | None = None) -> Dataset:
+    """A question set by name; ``eval_settings`` says where the public ones are (default: from the environment)."""
     if name == "collection":
         return load_collection(data)
     if name == "feedback":
         return load_feedback(data)
     if name == "squad":
-        return load_squad(data, split)
+        return load_squad(data, split, eval_settings=eval_settings)
     if name == "scifact":
-        return load_beir(data)
+        return load_beir(data, eval_settings=eval_settings)
     raise ValueError(f"unknown dataset {name!r}")

@@ -71,38 +71,55 @@ def _line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, xla
            f'aria-label="{_esc(title)}" font-size="11">',
            f'<text x="{left}" y="18" font-size="13" font-weight="bold">{_esc(title)}</text>',
            f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
-    if log_x:
-        ticks = [10 ** e * m for e in range(math.floor(x0), math.ceil(x1) + 1) for m in (1, 2, 5)]
-        ticks = [t for t in ticks if x0 - 1e-9 <= math.log10(t) <= x1 + 1e-9]
-    else:
-        step = _nice_step((x1 - x0) / 6)
-        ticks = [x0 + i * step for i in range(int((x1 - x0) / step) + 1)]
-    for t in ticks:
+    for t in _x_ticks(x0, x1, log_x):
         x = px(t)
         label = f"{t:g}"
         out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#eee"/>')
         out.append(f'<text x="{x:.1f}" y="{top + ph + 14}" text-anchor="middle">{_esc(label)}</text>')
-    ystep = _nice_step((y1 - y0) / 5)
-    t = math.ceil(y0 / ystep) * ystep
-    while t <= y1 + 1e-9:
+    for t in _y_ticks(y0, y1):
         y = py(t)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#eee"/>')
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{t:g}</text>')
-        t += ystep
     out.append(f'<text x="{left + pw / 2}" y="{height - 8}" text-anchor="middle">{_esc(xlabel)}</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 14 {top + ph / 2})">'
                f'{_esc(ylabel)}</text>')
+    out.extend(_series_lines(series, px, py, legend_x=left + pw, top=top))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _x_ticks(x0: float, x1: float, log_x: bool) -> list[float]:
+    """Tick values of the x axis over [x0, x1] (on a log axis: 1, 2, 5 times each power of ten; x0, x1 are logs)."""
+    if log_x:
+        ticks = [10 ** e * m for e in range(math.floor(x0), math.ceil(x1) + 1) for m in (1, 2, 5)]
+        return [t for t in ticks if x0 - 1e-9 <= math.log10(t) <= x1 + 1e-9]
+    step = _nice_step((x1 - x0) / 6)
+    return [x0 + i * step for i in range(int((x1 - x0) / step) + 1)]
+
+
+def _y_ticks(y0: float, y1: float) -> list[float]:
+    """Tick values of the y axis: multiples of a round step within [y0, y1]."""
+    ystep = _nice_step((y1 - y0) / 5)
+    ticks, t = [], math.ceil(y0 / ystep) * ystep
+    while t <= y1 + 1e-9:
+        ticks.append(t)
+        t += ystep
+    return ticks
+
+
+def _series_lines(series: dict[str, list[tuple[float, float]]], px, py, *, legend_x: float, top: int) -> list[str]:
+    """One polyline per series (points mapped by ``px``, ``py``), and its legend entry right of the plot."""
+    out = []
     for i, (name, pts) in enumerate(series.items()):
         color = COLORS[i % len(COLORS)]
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
         out.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="1.8">'
                    f'<title>{_esc(name)}</title></polyline>')
         ly = top + 12 + i * 16
-        out.append(f'<line x1="{left + pw + 10}" y1="{ly}" x2="{left + pw + 28}" y2="{ly}" stroke="{color}" '
+        out.append(f'<line x1="{legend_x + 10}" y1="{ly}" x2="{legend_x + 28}" y2="{ly}" stroke="{color}" '
                    f'stroke-width="2.5"/>')
-        out.append(f'<text x="{left + pw + 32}" y="{ly + 4}">{_esc(name)}</text>')
-    out.append("</svg>")
-    return "".join(out)
+        out.append(f'<text x="{legend_x + 32}" y="{ly + 4}">{_esc(name)}</text>')
+    return out
 
 
 def _nice_step(raw: float) -> float:

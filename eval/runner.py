@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, replace
@@ -33,32 +32,42 @@ from .configs import BASELINE, FULL, LATENCY_SAMPLE, RETRIEVAL_CONFIGS
 from .datasets import Dataset, load_dataset
 from .format import format_summary
 from .questions import _answer_configs, _Context, _evaluate_question, sample
+from .settings import EvalSettings
 from .summary import EvalRun, grouped, recall_curves, rounded, summarize
 
 def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all", limit: int | None = None,
              seed: int = 0, settings=None, index_dir: str | Path | None = None, progress: bool = True,
-             keep_records: bool = False, latency_sample: int = LATENCY_SAMPLE):
+             keep_records: bool = False, latency_sample: int = LATENCY_SAMPLE,
+             eval_settings: EvalSettings | None = None):
     """Run every configuration on the (sampled) questions of a dataset; returns the summary (``--json`` object), or
-    an ``EvalRun`` with the per-question records when ``keep_records``."""
+    an ``EvalRun`` with the per-question records when ``keep_records``. ``eval_settings`` (default: from the
+    environment) says where the public datasets and their cached indexes are."""
     from qa.assistant import Assistant
     from qa.config import Settings
     from qa.embed import Encoder
 
-    ds = load_dataset(dataset, data, split)
+    eval_settings = eval_settings or EvalSettings.from_env()
+    ds = load_dataset(dataset, data, split, eval_settings=eval_settings)
     questions = sample(ds.questions, limit, seed)
     if not questions:
         raise ValueError(f"{dataset}: no questions to ask")
     base = settings or Settings.from_env()
     base = replace(base, reranker=replace(base.reranker, enabled=True))  # every configuration is measured
     encoder = Encoder.from_settings(base)
-    prepared = prepare_index(ds, base, encoder, index_dir=index_dir, progress=progress)
-    settings = prepared.settings
-    assistant = Assistant(settings, build_if_missing=False, progress=False, encoder=encoder)
+    prepared = prepare_index(ds, base, encoder, index_dir=index_dir, progress=progress, eval_settings=eval_settings)
+    assistant = Assistant(prepared.settings, build_if_missing=False, progress=False, encoder=encoder)
     ctx = _context(ds, prepared, assistant)
-    index, counts, default_config, deep_k = ctx.index, ctx.index.manifest["counts"], ctx.default_config, ctx.deep_k
     results, eval_seconds = _ask_all(ctx, questions, encoder, progress, latency_sample)
-
     configs = list(RETRIEVAL_CONFIGS) + ([BASELINE, *_answer_configs(ctx)] if ds.has_answers else [])
+    summary = _summary(ds, questions, results, configs)
+    _describe_run(summary, ctx, prepared, questions, limit=limit, seed=seed, eval_seconds=eval_seconds)
+    outcome = _records(ctx, prepared, questions, results, configs, summary) if keep_records else summary
+    ctx.index.close()
+    return outcome
+
+
+def _summary(ds: Dataset, questions, results, configs) -> dict:
+    """The metrics of every configuration: on all the questions, on SQuAD's halves and on each kind of question."""
     summary = {
         "dataset": ds.name,
         "n": len(questions),
@@ -69,8 +78,16 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
         parts = grouped(ds, questions, results, configs, key)
         if parts:
             summary[name] = parts
+    return summary
+
+
+def _describe_run(summary: dict, ctx: _Context, prepared, questions, *, limit: int | None, seed: int,
+                  eval_seconds: float) -> None:
+    """Adds what the run asked of what: the split and sample, question counts, the index and the settings, and how
+    long it took."""
+    settings, counts = prepared.settings, ctx.index.manifest["counts"]
     summary.update({
-        "split": ds.split,
+        "split": ctx.ds.split,
         "limit": limit,
         "seed": seed,
         "counts": {
@@ -78,23 +95,24 @@ def evaluate(dataset: str, *, data: str | Path | None = None, split: str = "all"
             "unanswerable": sum(not q.answerable for q in questions),
             "list": sum(q.kind == "list" for q in questions),
         },
-        "default_config": default_config,
+        "default_config": ctx.default_config,
         "index": {"dir": str(settings.index_dir), "articles": counts["articles"], "chunks": counts["chunks"],
                   "sentences": counts["sentences"], "up_to_date": prepared.up_to_date,
-                  "build_seconds": rounded(prepared.build_seconds, 2), "deep_k": deep_k},
+                  "build_seconds": rounded(prepared.build_seconds, 2), "deep_k": ctx.deep_k},
         "settings": {"model": settings.model, "chunking": asdict(settings.chunking),
                      "retrieval": asdict(settings.retrieval), "selector": asdict(settings.selector)},
         "eval_seconds": rounded(eval_seconds, 1),
     })
-    if not keep_records:
-        index.close()
-        return summary
-    kmax = 100 if deep_k else 20
+
+
+def _records(ctx: _Context, prepared, questions, results, configs, summary: dict) -> EvalRun:
+    """The summary with what the HTML report draws: per-question records, recall curves, latencies and titles."""
+    ds = ctx.ds
+    kmax = 100 if ctx.deep_k else 20
     curves = recall_curves(ds, questions, results, list(RETRIEVAL_CONFIGS) + ([FULL] if ds.has_answers else []),
                            kmax)
     latencies = {name: [r[name]["_ms"] for r in results if "_ms" in r.get(name, {})] for name in configs}
-    titles = _titles(ds, index, prepared.prefix, questions, results)
-    index.close()
+    titles = _titles(ds, ctx.index, prepared.prefix, questions, results)
     return EvalRun(summary, ds, questions, results, configs, curves, latencies, titles)
 
 
@@ -157,7 +175,8 @@ def _titles(ds: Dataset, index, prefix: str, questions, results) -> dict[str, st
 
 def run(args) -> int:
     """Entry point of ``qa eval`` (called by qa.cli with its argparse Namespace)."""
-    split = getattr(args, "split", None) or os.environ.get("QA_EVAL_SPLIT") or "all"
+    eval_settings = EvalSettings.from_env()  # the one read of the evaluation shell's environment
+    split = getattr(args, "split", None) or eval_settings.split
     if args.dataset != "squad" and split != "all":
         print(f"qa eval: --split applies to squad only; ignored for {args.dataset}", file=sys.stderr)
         split = "all"
@@ -174,7 +193,7 @@ def run(args) -> int:
         return 1
     want_records = bool(getattr(args, "report", None))
     outcome = evaluate(args.dataset, data=args.data, split=split, limit=args.limit, seed=args.seed,
-                       index_dir=index_dir, progress=True, keep_records=want_records)
+                       index_dir=index_dir, progress=True, keep_records=want_records, eval_settings=eval_settings)
     summary = outcome.summary if want_records else outcome
     if want_records:
         from .report import write_report

@@ -26,6 +26,7 @@ import numpy as np
 from . import metrics as M
 from .datasets import SQUAD_TUNE_ARTICLES, load_dataset
 from .cache import prepare_index
+from .settings import EvalSettings
 
 log = logging.getLogger("qa.train")
 
@@ -215,10 +216,11 @@ def run(args) -> int:
 
     started = time.perf_counter()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    ds = load_dataset("squad", args.data, "tune")
+    eval_settings = EvalSettings.from_env()  # the one read of the evaluation shell's environment
+    ds = load_dataset("squad", args.data, "tune", eval_settings=eval_settings)
     settings = Settings.from_env(reranker=RerankerSettings(enabled=False))
     encoder = Encoder.from_settings(settings)
-    prepared = prepare_index(ds, settings, encoder)
+    prepared = prepare_index(ds, settings, encoder, eval_settings=eval_settings)
     assistant = Assistant(prepared.settings, build_if_missing=False, progress=False, encoder=encoder)
     pipeline, prefix, k = assistant.pipeline, prepared.prefix, prepared.settings.retrieval.k
     train_q = [q for q in ds.questions if _article_of(q.gold[0]) < args.train_articles]

@@ -120,13 +120,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
                     report.removed_files = len(set(old.manifest["files"]) - set(fingerprints))
                     old.close()
                     old = None
-                manifest = _manifest(settings, report, folder, fingerprints, scan.skipped, started)
-                (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
-                if checkpoint is not None:
-                    checkpoint()  # the last moment a build can still be stopped
-                pointer = index_dir / "CURRENT.tmp"
-                pointer.write_text(name)
-                os.replace(pointer, index_dir / "CURRENT")  # the moment the new build goes live
+                _go_live(index_dir, folder, _manifest(settings, report, folder, fingerprints, scan.skipped, started),
+                         checkpoint)
             except (OSError, sqlite3.Error) as exc:
                 raise _write_failure(exc, index_dir) from exc
         except BaseException:
@@ -138,6 +133,16 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
         report.damaged_build = _clear_stale(index_dir, name, damaged)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _go_live(index_dir: Path, folder: Path, manifest: dict, checkpoint: Callable[[], None] | None) -> None:
+    """Makes a written build the live one: its manifest, the last checkpoint, then the ``CURRENT`` pointer swapped."""
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    if checkpoint is not None:
+        checkpoint()  # the last moment a build can still be stopped
+    pointer = index_dir / "CURRENT.tmp"
+    pointer.write_text(folder.name)
+    os.replace(pointer, index_dir / "CURRENT")  # the moment the new build goes live
 
 
 def _up_to_date(report: BuildReport, old: Index, unread: list[Skipped]) -> None:

@@ -1,12 +1,12 @@
 """Chat messages built from answers, as HTML in which text from articles can only ever be text.
 
 The chat component renders Markdown and HTML. Every piece of text that comes from an article, a file name or a
-question goes through :func:`text`, which turns it into character references (a superset of ``html.escape``: it also
-neutralises the Markdown and LaTeX marks), so no ``<script>``, ``<img onerror=...>``, ``[link](...)``, ``**bold**``
-or ``$$math$$`` in an article can become markup. The only tags in a message are the ones written here: ``p``,
-``span``, ``strong``, ``mark``, ``del``, ``br``, ``div``, ``details``, ``summary``, ``blockquote``, ``ol``, ``ul``,
-``li``, and ``a``, whose only target is a source of the same message (``#qa-<key>-src-<n>``; the page's script opens
-it).
+question goes through :func:`ui.markup.text`, which turns it into character references (a superset of ``html.escape``:
+it also neutralises the Markdown and LaTeX marks), so no ``<script>``, ``<img onerror=...>``, ``[link](...)``,
+``**bold**`` or ``$$math$$`` in an article can become markup. The only tags in a message are the ones written here:
+``p``, ``span``, ``strong``, ``mark``, ``del``, ``br``, ``div``, ``details``, ``summary``, ``blockquote``, ``ol``,
+``ul``, ``li``, and ``a``, whose only target is a source of the same message (``#qa-<key>-src-<n>``; the page's
+script opens it).
 
 Every message is one HTML block (no blank line inside), so the Markdown renderer passes it through untouched.
 """
@@ -20,23 +20,13 @@ from qa.meta import date_label
 from qa.temporal import Timeline
 from qa.types import Answer, AnswerSentence, Article, Citation, Hit
 
+from .markup import text
+
 CONTEXT_SENTENCES = 2  # sentences of the article shown before and after each quoted one
 MAX_ARTICLE_CHARS = 50_000  # "Read the article" shows at most this much of an article (a long PDF stays usable)
 
-# & < > " ' as html.escape does, plus every character Markdown, GFM autolinks or LaTeX delimiters give a meaning.
-_SPECIAL = "&<>\"'`*_~[](){}#+-.!|\\$:/=@%^"
-_TABLE = {ord(c): f"&#{ord(c)};" for c in _SPECIAL}
-_SPACE = re.compile(r"\s+")
 _PARAGRAPH = re.compile(r"\n[^\S\n]*\n\s*")  # a blank line (and the whitespace after it)
 _KEY = re.compile(r"[^a-z0-9-]")
-
-
-def text(s: str, *, strip: bool = True) -> str:
-    """``s`` as inert HTML text: special characters as character references, each run of whitespace one space."""
-    s = _SPACE.sub(" ", s)
-    if strip:
-        s = s.strip()
-    return s.translate(_TABLE)
 
 
 def file_label(citation_or_id: str, path: str) -> str:
