@@ -15,8 +15,12 @@ _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twel
                r"fifty|hundred|thousand|million|billion|half|dozen|first|second|third|fourth|fifth|sixth|" \
                r"seventh|eighth|ninth|tenth)"
 _NUM = rf"(?:\d[\d,.]*|{_NUMBER_WORD})"
+# Capitalised words that are no one's name: function words, and the adverbs and conjunctions that open a sentence
 _NOT_NAMES = r"(?:The|A|An|In|On|At|By|For|From|To|Of|And|But|Or|He|She|It|They|We|I|His|Her|Its|Their|This|That|" \
-             r"These|Those|There|Then|When|While|After|Before|During|Since|As|If|Yes|No|Mr|Mrs|Ms|Dr)"
+             r"These|Those|There|Then|When|While|After|Before|During|Since|As|If|Yes|No|Mr|Mrs|Ms|Dr|However|" \
+             r"Although|Though|Meanwhile|Also|Still|Yet|So|Thus|Now|Here|Both|Each|All|Some|Many|Most|Such|" \
+             r"According|Earlier|Later|Today|Instead|Indeed|Despite|With|Without|Under|Over|Among|What|Who|Why|How|" \
+             r"Where|Which|Our|My|Your|You|Us|Me|Him|Them|Not|Only|Even|Just|Last|Next|First|Further|Furthermore)"
 _PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
@@ -44,15 +48,23 @@ class QuestionKind:
     is_list: bool
 
 
+# A question may open with a clause that sets the scene ("After meeting Wang Yi, which leader ..."); what it asks for
+# is typed from the main clause after the comma.
+_LEADING_CLAUSE = re.compile(r"^(?:after|before|since|following|during|in|at|on|by|until|besides|apart from|"
+                             r"according to|as|when|once|while)\b[^,?]*,\s*")
+
+
 def question_kind(question: str) -> QuestionKind:
-    q = question.lower().strip()
-    if re.match(r"(when|what (year|date|day|month)|which (year|date|day|month)|on what (date|day))\b", q):
+    q = question.lower().strip(" \t\n,;:")  # a time scope cut from its front may leave its comma
+    main = re.sub(r"^(?:about|roughly|approximately|around|and|so|then)\s+", "", _LEADING_CLAUSE.sub("", q))
+    q_typed = main if re.match(r"(when|what|which|who|whom|whose|where|how|in (what|which)|on what)\b", main) else q
+    if re.match(r"(when|what (year|date|day|month)|which (year|date|day|month)|on what (date|day))\b", q_typed):
         kind = "date"
-    elif re.match(r"(how (many|much|long|old|often)|what (percentage|number|share))\b", q):
+    elif re.match(r"(how (many|much|long|old|often)|what (percentage|number|share))\b", q_typed):
         kind = "number"
-    elif re.match(r"(who|whom|whose|which (person|official|leader|minister|president|diplomat))\b", q):
+    elif re.match(r"(who|whom|whose|which ([a-z.-]+ ){0,2}(person|official|leader|minister|president|diplomat|spokesperson|spokesman|spokeswoman))\b", q_typed):
         kind = "name"
-    elif re.match(r"(where|in (what|which) (city|country|place)|what (city|country|place))\b", q):
+    elif re.match(r"(where|in (what|which) (city|country|place)|what (city|country|place))\b", q_typed):
         kind = "place"
     else:
         kind = None
@@ -89,5 +101,7 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
                     span = (m.start(), m.start("noun"))
             elif q.startswith("how long"):
                 strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
+        elif kind == "place" and sentence[max(0, m.start() - 3):m.start()] in ("to ", "om "):
+            strength = 0.5  # "to Biden", "from Xi": a name after "to" or "from" is as often a person as a place
         out.append((span, strength))
     return out

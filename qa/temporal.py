@@ -132,44 +132,56 @@ class Timeline:
     notes: list[str] = field(default_factory=list)
 
 
+# A sentence is about a timeline's topic when it or its article's headline names one of the topic's words, or when its
+# meaning is close: a cosine of at least this share of the closest sentence's, and never below the floor (a topic the
+# collection does not cover has no events, rather than every dated sentence).
+TOPIC_SHARE, TOPIC_FLOOR = 0.4, 0.2
+
+
 def timeline(retriever: Retriever, topic: str, query_vector: np.ndarray, *, k: int,
              dates: DateRange | None = None) -> Timeline:
-    """The dated events of the top ``k`` chunks about ``topic``, oldest first: every sentence that states its date,
-    and each article's first sentence dated by the article (its own event)."""
+    """The dated events about ``topic`` in the top ``k`` chunks, oldest first: the sentences that state their date,
+    and each article's first sentence dated by the article (its own event), each only when it is about the topic."""
     store = retriever.index.store
-    events: list[tuple[tuple, Sentence, str, str | None]] = []
+    rows: dict[int, tuple[Sentence, object]] = {}  # sentence row -> (sentence, its article), in retrieval order
+    for hit in retriever.search(topic, k, query_vector=query_vector, dates=dates):
+        a = store.article_index(hit.chunk.article_id)
+        article, lead = store.article(a), store.sentence_ranges(a)[0]
+        for row, sentence in [(lead, *store.sentences(lead, lead + 1))] + list(enumerate(
+                store.sentences(hit.chunk.first_sentence, hit.chunk.last_sentence), hit.chunk.first_sentence)):
+            if sentence.when or row == lead:  # the article's first sentence reports its own event
+                rows.setdefault(row, (sentence, article))
+    about = _about_topic(retriever, topic, query_vector, list(rows), [f"{a.title} {s.text}" for s, a in rows.values()])
+    events: list[tuple[tuple, Sentence, str, str]] = []
     seen: set[str] = set()
     articles: dict[str, int] = {}
-
-    def add(sentence: Sentence, article) -> None:
+    for (sentence, article), relevant in zip(rows.values(), about):
         key = " ".join(sentence.text.split())
-        if sentence.when:
-            date, source = sentence.when.label, "sentence"
-        elif article.date:
-            date, source = article.date, article.date_source
-        else:
-            return
+        date, source = (sentence.when.label, "sentence") if sentence.when else (article.date, article.date_source)
         first, last = sentence_date(sentence, article.date)
-        if key in seen or (dates is not None and not dates.overlaps(first, last)):
-            return
+        if not relevant or not date or key in seen or (dates is not None and not dates.overlaps(first, last)):
+            continue
         seen.add(key)
         articles.setdefault(sentence.article_id, len(articles) + 1)
         events.append(((first or "", last or "9999", sentence.article_id, sentence.start), sentence, date, source))
-
-    for hit in retriever.search(topic, k, query_vector=query_vector, dates=dates):
-        a = store.article_index(hit.chunk.article_id)
-        article = store.article(a)
-        lead = store.sentence_ranges(a)[0]  # the article's first sentence reports its own event
-        for row, sentence in [(lead, *store.sentences(lead, lead + 1))] + list(enumerate(
-                store.sentences(hit.chunk.first_sentence, hit.chunk.last_sentence), hit.chunk.first_sentence)):
-            if sentence.when or row == lead:
-                add(sentence, article)
     events.sort(key=lambda e: e[0])
     out = [TimelineEvent(date, source, " ".join(s.text.split()), s.article_id, s.start, s.end,
                          articles[s.article_id]) for _, s, date, source in events]
     citations = [citation(store, n, article_id, [(e.start, e.end) for e in out if e.article_id == article_id])
                  for article_id, n in articles.items()]
     return Timeline(topic, out, citations, undated_note(retriever.undated_left_out(dates)))
+
+
+def _about_topic(retriever: Retriever, topic: str, query_vector: np.ndarray, rows: list[int],
+                 texts: list[str]) -> np.ndarray:
+    """Whether each sentence is about the topic (see ``TOPIC_SHARE``); ``texts`` are its headline and text."""
+    if not rows:
+        return np.zeros(0, dtype=bool)
+    vectors = np.asarray(retriever.index.sentence_vectors[np.asarray(rows)], dtype=np.float32)
+    cosine = vectors @ query_vector.astype(np.float32)
+    terms = set(tokenize(topic))
+    named = np.array([bool(terms & set(tokenize(t))) for t in texts])
+    return named | (cosine >= max(TOPIC_FLOOR, TOPIC_SHARE * float(cosine.max())))
 
 
 def undated_note(n: int) -> list[str]:

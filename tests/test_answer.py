@@ -12,16 +12,25 @@ def test_question_kinds():
     assert question_kind("Where did the two presidents first meet in person?").answer_type == "place"
     assert question_kind("What was agreed in San Francisco?").is_list
     assert not question_kind("Who is Qin Gang?").is_list
+    # typed from the main clause: after a scene-setting clause, a leading "about", an adjective before the role
+    assert question_kind("After meeting Wang Yi, which Chinese leader did Blinken meet?").answer_type == "name"
+    assert question_kind("After their first meeting in Bali, where did they meet next?").answer_type == "place"
+    assert question_kind(", where did they meet next?").answer_type == "place"  # a time scope cut from its front
+    assert question_kind("About how many representatives attended?").answer_type == "number"
+    assert question_kind("Which Asia Society official took part?").answer_type == "name"
 
 
 def test_where_candidates_are_places_not_months():
     sentence = "The summit took place in January in Geneva, on Monday."
     found = [sentence[s:e] for (s, e), _ in typed_candidates("place", "Where was the summit held?", sentence)]
     assert found == ["Geneva"]
+    # a name after "to" or "from" is as often a person's: a weaker fit
+    found = typed_candidates("place", "Where was the letter sent?", "Xi wrote to Biden in Beijing.")
+    assert [strength for _, strength in found] == [0.5, 1.0]
 
 
 def test_who_candidates_are_never_days_months_or_function_words():
-    sentence = "On Sunday, Secretary Blinken met Qin Gang in January; The talks went on."
+    sentence = "On Sunday, Secretary Blinken met Qin Gang in January; However, The talks went on."
     found = [sentence[s:e] for (s, e), _ in typed_candidates("name", "Who met Blinken?", sentence)]
     assert found == ["Qin Gang"]  # "Secretary Blinken" is the question's own name with a title
 

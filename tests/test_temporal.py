@@ -75,6 +75,12 @@ def test_timeline_is_in_order_with_checkable_citations(assistant):
         assert " ".join(on_disk[e.start:e.end].split()) == e.text
 
 
+def test_timeline_of_a_narrow_topic_lists_only_its_events(assistant):
+    busan = assistant.timeline("Busan")
+    assert [e.date for e in busan.events] == ["2025-10"] and "Busan" in busan.events[0].text
+    assert assistant.timeline("fentanyl").events == []  # the collection dates no event about it
+
+
 def test_qa_timeline_json_and_ask_from_to(bundled_settings):
     index_dir = str(bundled_settings.index_dir)
     run = qa("timeline", "China US relations", "--json", "--index-dir", index_dir)
