@@ -96,7 +96,10 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     # often who was just named as the answer than who was asked about.
     times = [] if time_words else list(_time_words(before + "?"))
     context = []
-    for name in previous.answer_names + names(before):
+    # An answer's own dates are not carried: read again without their sentence they lose their year ("in November"
+    # would be this November) and scope the follow-up to the wrong time.
+    carried = [n for n in previous.answer_names if not _time_words(n + "?")] + names(before)
+    for name in carried:
         if not _overlaps(name, own_names + context + times):
             context.append(name)
     context += times

@@ -33,18 +33,20 @@ _PATTERNS = {
     # a capitalised name; never a month, a weekday or a capitalised function word ("On Sunday" is no one's name)
     "name": re.compile(rf"\b(?:(?:Mr|Mrs|Ms|Dr|President|Secretary)\.?\s+)?(?!(?:{_MONTH}|{_WEEKDAY}|{_NOT_NAMES})\b)"
                        r"[A-Z][a-z\u2019'-]+(?:\s+[A-Z][a-z\u2019'-]+)*"),
+    # "How did X describe Y?" is answered in X's words: a quotation, or "... as candid and constructive"
+    "words": re.compile(r"[\u201c\"]([^\u201c\u201d\"]{3,200})[\u201d\"]|\bas\s+((?:very\s+)?[a-z-]+(?:\s+and\s+[a-z-]+)?)\b"),
     # a capitalised name after "in", "at", ...; not a month or weekday ("in January" says when, not where)
     "place": re.compile(rf"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
                         rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
 }
 _LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]?|areas|issues|steps|topics|points|"
-                        r"measures|what were|which .*s\b)", re.IGNORECASE)
+                        r"measures|what were|which [a-z]+s)\b", re.IGNORECASE)
 
 
 
 @dataclass
 class QuestionKind:
-    answer_type: str | None  # date | number | name | place | None
+    answer_type: str | None  # date | number | name | place | words (a quotation) | None
     is_list: bool
 
 
@@ -66,6 +68,9 @@ def question_kind(question: str) -> QuestionKind:
         kind = "name"
     elif re.match(r"(where|in (what|which) (city|country|place)|what (city|country|place))\b", q_typed):
         kind = "place"
+    elif re.match(r"how (did|does|do|would|has|have) .*\b(describ|characteri[sz]|call|term|view|assess|see|sum|"
+                  r"portray|hail|prais)", q_typed):
+        kind = "words"
     else:
         kind = None
     parts = len(re.findall(r"\b(and|also)\b", q)) > 0 and len(re.findall(r"\b(what|who|when|where|how|which)\b", q)) > 1
@@ -101,6 +106,10 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
                     span = (m.start(), m.start("noun"))
             elif q.startswith("how long"):
                 strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
+        elif kind == "words":  # the words themselves, without the quotation marks; a short quotation fits best
+            group = 1 if m.group(1) else 2
+            span = m.span(group)
+            strength = 1.0 if group == 1 and len(m.group(1)) <= 60 else 0.5
         elif kind == "place" and sentence[max(0, m.start() - 3):m.start()] in ("to ", "om "):
             strength = 0.5  # "to Biden", "from Xi": a name after "to" or "from" is as often a person as a place
         out.append((span, strength))

@@ -18,6 +18,16 @@ def test_question_kinds():
     assert question_kind(", where did they meet next?").answer_type == "place"  # a time scope cut from its front
     assert question_kind("About how many representatives attended?").answer_type == "number"
     assert question_kind("Which Asia Society official took part?").answer_type == "name"
+    assert question_kind("How did Matt Miller characterise the talks?").answer_type == "words"
+    assert not question_kind("How did Biden describe his discussions with Xi?").is_list  # a noun, not "discussed"
+    assert not question_kind("In which city did Xi next meet a US president?").is_list
+
+
+def test_words_candidates_are_what_was_said():
+    sentence = "He called the talks “candid, substantive and constructive”, and praised Wang as very able."
+    found = [(sentence[s:e], strength) for (s, e), strength
+             in typed_candidates("words", "How did Miller describe the talks?", sentence)]
+    assert found == [("candid, substantive and constructive", 1.0), ("very able", 0.5)]
 
 
 def test_where_candidates_are_places_not_months():

@@ -41,6 +41,10 @@ def test_rewrites():
     alone = understand("Who is Qin Gang?", [answered])
     assert not alone.leans and alone.understood == "Who is Qin Gang?"
     assert understand("What else was agreed?", [asked]).else_of == 0
+    # the answer's own date is not carried: "in November" read again would be this year's November
+    dated = Turn("When did Biden and Xi first meet?", "When did Biden and Xi first meet?",
+                 answer_names=["in November", "Bali"])
+    assert understand("Where?", [dated]).understood == "Where? (Bali, Biden, Xi, first)"
 
 
 def test_swapped_name_replaces_the_most_alike(encoder):
