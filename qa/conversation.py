@@ -8,12 +8,19 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from dateutil.relativedelta import relativedelta
+
 from .dates import parse_question
+from .question import is_date
 
 # Openings that continue the previous question.
 _CONTINUES = re.compile(r"^\W*(?:and|but|also|so|then|what about|how about|and what about)\b[\s,]*", re.I)
 _ELSE = re.compile(r"\b(?:what|who|where|which|anything|anyone|something)\s+else\b|\bwhat other\b|\bwho other\b|"
                    r"\bany other\b|\banything more\b", re.I)
+# "And a year earlier?", "the month after?": the previous question's time, moved.
+_SHIFT = re.compile(r"^\W*(?:(?:and|but|what about|how about)\s+)*(?:(?P<n>a|one|two|three|\d+)\s+(?P<unit>year|month)s?\s+"
+                    r"(?P<way>earlier|before|later|after)|the\s+(?P<unit2>year|month)\s+(?P<way2>before|after)|the\s+"
+                    r"(?P<way3>previous|following|next)\s+(?P<unit3>year|month))\W*$", re.I)
 _THAT = re.compile(r"\b(before|after|since|until)\s+(?:that|then)\b", re.I)
 _LEADING_PREPOSITION = re.compile(r"^(?:with|for|about|to|from|in|on|at|of|by)\s+", re.I)
 _STRONG_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs"}
@@ -81,9 +88,10 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     if not history or not leans_on_previous(question):
         return FollowUp(question, question, False)
     previous = history[-1]
-    rest = _CONTINUES.sub("", question).strip()
+    asked = question
     if previous.lead_date:  # "before that": before what the last answer was about
-        rest = _THAT.sub(lambda m: f"{m.group(1)} {previous.lead_date}", rest)
+        asked = _THAT.sub(lambda m: f"{m.group(1)} {previous.lead_date}", asked)
+    rest = _CONTINUES.sub("", asked).strip()
     own_names = names(rest, first_word=True)
     before = previous.understood.rstrip(" ?")
     time_words = _time_words(rest)
@@ -92,18 +100,21 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
         return FollowUp(question, _swap_names(before, own_names, encode) + "?", True)
     if time_words and _only(rest, time_words):  # "And in 2025?": the same, at another time
         return FollowUp(question, f"{_drop_time(before)} {' '.join(time_words)}?", True)
+    moved = _shifted_time(question, before)
+    if moved:  # "And a year earlier?": the same, at the previous question's time moved
+        return FollowUp(question, f"{_drop_time(before)} {moved}?", True)
     # Its own time words replace the previous question's; the previous answer's names come first: "he" is more
     # often who was just named as the answer than who was asked about.
     times = [] if time_words else list(_time_words(before + "?"))
     context = []
     # An answer's own dates are not carried: read again without their sentence they lose their year ("in November"
-    # would be this November) and scope the follow-up to the wrong time.
-    carried = [n for n in previous.answer_names if not _time_words(n + "?")] + names(before)
+    # would be this November) and scope the follow-up to the wrong time, or pull back the sentence already quoted.
+    carried = [n for n in previous.answer_names if not is_date(n)] + names(before)
     for name in carried:
         if not _overlaps(name, own_names + context + times):
             context.append(name)
     context += times
-    understood = f"{question.rstrip(' ?')}? ({', '.join(context)})" if context else f"{question} ({before}?)"
+    understood = f"{asked.rstrip(' ?')}? ({', '.join(context)})" if context else f"{asked} ({before}?)"
     return FollowUp(question, understood, True, len(history) - 1 if _ELSE.search(question) else None)
 
 
@@ -128,6 +139,28 @@ def _overlaps(name: str, others: list[str]) -> bool:
 def _time_words(text: str) -> tuple[str, ...]:
     """The time expressions of a question, as written (what they mean is the pipeline's business, with its day)."""
     return parse_question(text, dt.date.today()).expressions
+
+
+def _shifted_time(question: str, before: str) -> str | None:
+    """For "a year earlier" and the like, the previous question's date range moved, as time words ("in November
+    2022"); None when the question is not one, or the previous question had no range."""
+    m = _SHIFT.match(question)
+    if not m:
+        return None
+    scope = parse_question(before + "?", dt.date.today())
+    if not (scope.start and scope.end):
+        return None
+    n = {"a": 1, "one": 1, "two": 2, "three": 3}.get((m.group("n") or "a").lower()) or int(m.group("n"))
+    unit = (m.group("unit") or m.group("unit2") or m.group("unit3")).lower()
+    way = (m.group("way") or m.group("way2") or m.group("way3")).lower()
+    step = relativedelta(**{f"{unit}s": -n if way in ("earlier", "before", "previous") else n})
+    start = dt.date.fromisoformat(scope.start) + step
+    end = dt.date.fromisoformat(scope.end) + dt.timedelta(1) + step - dt.timedelta(1)  # the end of a month stays one
+    if start.day == 1 and start.month == 1 and (end.month, end.day) == (12, 31) and start.year == end.year:
+        return f"in {start.year}"
+    if start.day == 1 and (start.year, start.month) == (end.year, end.month) and (end + dt.timedelta(1)).day == 1:
+        return f"in {start:%B %Y}"
+    return f"between {start.isoformat()} and {end.isoformat()}"
 
 
 def _only(text: str, expressions: tuple[str, ...]) -> bool:

@@ -77,6 +77,11 @@ def question_kind(question: str) -> QuestionKind:
     return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts)
 
 
+def is_date(text: str) -> bool:
+    """Whether the text is only a time expression ("Nov. 24", "in November", "Monday", "January 1, 1979")."""
+    return bool(_PATTERNS["date"].fullmatch(text.strip()))
+
+
 _TITLES = {"mr", "mrs", "ms", "dr", "president", "secretary"}
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")

@@ -43,8 +43,17 @@ def test_rewrites():
     assert understand("What else was agreed?", [asked]).else_of == 0
     # the answer's own date is not carried: "in November" read again would be this year's November
     dated = Turn("When did Biden and Xi first meet?", "When did Biden and Xi first meet?",
-                 answer_names=["in November", "Bali"])
+                 answer_names=["in November", "Nov. 24", "Bali"])
     assert understand("Where?", [dated]).understood == "Where? (Bali, Biden, Xi, first)"
+    # "since then" is the day the previous answer quoted, also inside a longer follow-up
+    assert understand("And what did Xi say about ties since then?", [said]).understood.startswith(
+        "And what did Xi say about ties since 2023-11-16?")
+    # "a year earlier": the previous question's range, moved
+    asked_in = Turn("Where did Biden and Xi meet in November 2023?", "Where did Biden and Xi meet in November 2023?")
+    assert understand("And a year earlier?", [asked_in]).understood == "Where did Biden and Xi meet in November 2022?"
+    assert understand("And two months later?", [asked_in]).understood == \
+        "Where did Biden and Xi meet in January 2024?"
+    assert understand("The year before?", [said]).understood == "Where did Xi meet a US president in 2022?"
 
 
 def test_swapped_name_replaces_the_most_alike(encoder):
