@@ -40,7 +40,7 @@ _PATTERNS = {
                         rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
 }
 _LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]?|areas|issues|steps|topics|points|"
-                        r"measures|what were|which [a-z]+s)\b", re.IGNORECASE)
+                        r"measures|what were|which (?:[a-z-]+ )?[a-z]+s)\b", re.IGNORECASE)
 
 
 
@@ -74,7 +74,8 @@ def question_kind(question: str) -> QuestionKind:
     else:
         kind = None
     parts = len(re.findall(r"\b(and|also)\b", q)) > 0 and len(re.findall(r"\b(what|who|when|where|how|which)\b", q)) > 1
-    return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts)
+    # "How did X describe Y?" is answered by all of X's words on it, as a list is by all its parts
+    return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts or kind == "words")
 
 
 def is_date(text: str) -> bool:

@@ -19,8 +19,10 @@ def test_question_kinds():
     assert question_kind("About how many representatives attended?").answer_type == "number"
     assert question_kind("Which Asia Society official took part?").answer_type == "name"
     assert question_kind("How did Matt Miller characterise the talks?").answer_type == "words"
-    assert not question_kind("How did Biden describe his discussions with Xi?").is_list  # a noun, not "discussed"
+    assert question_kind("How did Biden describe the talks?").is_list  # all his words on them
+    assert not question_kind("Who took part in the discussions?").is_list  # a noun, not "discussed"
     assert not question_kind("In which city did Xi next meet a US president?").is_list
+    assert question_kind("Which Chinese officials did Blinken meet?").is_list
 
 
 def test_words_candidates_are_what_was_said():
