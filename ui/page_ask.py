@@ -112,6 +112,8 @@ def ask_tab(chat: ChatApp, inputs: SettingsInputs, turns: gr.State, examples: li
     for event, source, api in asked:
         event(chat.respond, [source, chatbot, turns, *inputs], [chatbot, question, turns], concurrency_limit=8,
               concurrency_id="ask", **api).then(page_export, turns, export_btn, **private)
+        # Until the new answer is in the file, Export would hand out the conversation without it.
+        event(lambda: gr.DownloadButton(interactive=False), None, export_btn, queue=False, **private)
 
     def page_clear():
         return [], "", [], gr.DownloadButton(value=None, interactive=False), ""
