@@ -151,7 +151,7 @@ def timeline(retriever: Retriever, topic: str, query_vector: np.ndarray, *, k: i
                 store.sentences(hit.chunk.first_sentence, hit.chunk.last_sentence), hit.chunk.first_sentence)):
             if sentence.when or row == lead:  # the article's first sentence reports its own event
                 rows.setdefault(row, (sentence, article))
-    about = _about_topic(retriever, topic, query_vector, list(rows), [f"{a.title} {s.text}" for s, a in rows.values()])
+    about = _about_topic(retriever, topic, query_vector, list(rows), list(rows.values()))
     events: list[tuple[tuple, Sentence, str, str]] = []
     seen: set[str] = set()
     articles: dict[str, int] = {}
@@ -173,14 +173,15 @@ def timeline(retriever: Retriever, topic: str, query_vector: np.ndarray, *, k: i
 
 
 def _about_topic(retriever: Retriever, topic: str, query_vector: np.ndarray, rows: list[int],
-                 texts: list[str]) -> np.ndarray:
-    """Whether each sentence is about the topic (see ``TOPIC_SHARE``); ``texts`` are its headline and text."""
+                 sentences: list[tuple[Sentence, object]]) -> np.ndarray:
+    """Whether each sentence (with its article) is about the topic (see ``TOPIC_SHARE``)."""
     if not rows:
         return np.zeros(0, dtype=bool)
     vectors = np.asarray(retriever.index.sentence_vectors[np.asarray(rows)], dtype=np.float32)
     cosine = vectors @ query_vector.astype(np.float32)
     terms = set(tokenize(topic))
-    named = np.array([bool(terms & set(tokenize(t))) for t in texts])
+    headline_names = {a.id: bool(terms & set(tokenize(a.title))) for _, a in sentences}  # once per article
+    named = np.array([headline_names[a.id] or bool(terms & set(tokenize(s.text))) for s, a in sentences])
     return named | (cosine >= max(TOPIC_FLOOR, TOPIC_SHARE * float(cosine.max())))
 
 
