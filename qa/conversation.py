@@ -125,7 +125,9 @@ def answer_names(answer, question: str) -> list[str]:
         return []
     lead, asked = answer.sentences[0], names(question)
     found: list[str] = []
-    for name in ([lead.span_text] if lead.span_text else []) + names(lead.text):
+    # the span only where it names someone or something: a count, a day or a quotation is no one "he" could be
+    span = names(lead.span_text, first_word=True) if lead.span_text else []
+    for name in (span if span == [lead.span_text] else []) + names(lead.text):
         if not _overlaps(name, asked + found):
             found.append(name)
     return found[:_ANSWER_NAMES]

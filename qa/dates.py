@@ -202,7 +202,8 @@ _EVENT = re.compile(r"\b(?P<kw>before|prior\s+to|ahead\s+of|preceding|after|sinc
 _EVENT_END = re.compile(r"\s+(?:and|with|between|did|does|do|was|were|is|are|has|have|had)\b.*", re.I | re.S)
 _TRAILING = re.compile(r"(?:\s+(?:in|on|at|of|to|for|from|by|during))+\s*$", re.I)
 # 'How long after X did ...' asks for a duration: X is what it is measured from, not a limit on the answer.
-_DURATION = re.compile(r"^\W*how\s+(?:long|soon|many\s+(?:years|months|weeks|days|hours))\b", re.I)
+_DURATION = re.compile(r"^\W*(?:(?:and|but|so|then)\s+)?how\s+(?:long|soon|many\s+(?:years|months|weeks|days|hours))\b",
+                       re.I)  # also in a follow-up: "And how long did they last?"
 _MAX_EVENT_WORDS = 8  # longer, it is a clause ('since a US secretary of state last visited China'), not a name
 _NOT_EVENTS = {"that", "this", "it", "then", "them", "all", "which", "what", "when", "now", "him", "her"}
 _SHOWN = {"since", "from", "after", "before", "until", "till", "by", "between", "and", "to", "in", "on", "during", "of",

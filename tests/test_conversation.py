@@ -2,7 +2,7 @@
 pipeline (Assistant.ask with history, `qa ask --follow-up`, `qa chat`)."""
 import pytest
 
-from qa.conversation import Turn, leans_on_previous, names, understand
+from qa.conversation import answer_names, Turn, leans_on_previous, names, understand
 from tests.test_cli import qa
 
 
@@ -68,6 +68,13 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     assert answer.understood and "Trump" in answer.understood and alone.understood is None
     assert not answer.abstained and answer.sentences[0].article_id == "002_3267ac7c794f8952"
     assert "Taiwan" in answer.sentences[0].text
+    # a quotation marked as the answer is no one a follow-up's "he" could be; a name is
+    said = "How did Matt Miller characterise Blinken's talks with Qin Gang?"
+    quoted = assistant.ask(said)
+    assert quoted.sentences[0].span_text == "candid, substantive and constructive"
+    assert quoted.sentences[0].span_text not in answer_names(quoted, said)
+    named = "Which Chinese foreign minister did Blinken meet on Sunday?"
+    assert answer_names(assistant.ask(named), named)[0] == "Qin Gang"
     # "What else": not the sentences already quoted, unless nothing else answers.
     first = assistant.ask("What was agreed in San Francisco?")
     more = assistant.ask("What else was agreed?", history=["What was agreed in San Francisco?"])

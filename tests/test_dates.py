@@ -216,6 +216,7 @@ def test_parse_question(question, today, expected):
     "How long had it been since a US secretary of state last visited China before Blinken's trip?",
     "Whose August 2022 trip to Taiwan led to the curtailing of US-China communication channels?",  # describes
     "How long before their November 2025 phone call had Xi and Trump met in Busan?",
+    "And how long did they last?",  # a follow-up's duration: "last" is the verb
     "What will they discuss next year?",
     "When did Joe Biden take office?",
     "On which day of the week did Blinken hold talks?",
