@@ -106,7 +106,7 @@ def _cosine_baseline(ctx: _Context, q: Question, hits, query_vector) -> dict:
         out = _answer_metrics(ctx, q, [], None, None, [], False)
         out.update(_answer="", _cited=[])
         return out
-    cos = np.asarray(ctx.index.sentence_vectors[rows], dtype=np.float32) @ query_vector.astype(np.float32)
+    cos = ctx.index.sentence_vectors(rows) @ query_vector.astype(np.float32)
     order = np.argsort(-cos, kind="stable")[:3]
     picked = [ctx.index.store.sentences(rows[i], rows[i] + 1)[0] for i in order]
     texts = [" ".join(s.text.split()) for s in picked]

@@ -54,7 +54,7 @@ def _clean(text: str) -> str:
 def _tune_sentences(store, prefix: str, articles: range) -> dict[str, list[str]]:
     """The sentences of every paragraph of the given SQuAD articles, by document id."""
     out = {}
-    for a in range(len(store.article_dates)):
+    for a in store.live_articles().tolist():
         article = store.article(a)
         doc = article.id[len(prefix):]
         if _article_of(doc) in articles:

@@ -50,7 +50,7 @@ class Assistant:
 
     def _open(self) -> None:
         self.index = Index.open(self.settings.index_dir, self.settings)
-        retriever = Retriever(self.index, self.encoder, self.settings.retrieval, self.settings.dense)
+        retriever = Retriever(self.index, self.encoder, self.settings.retrieval)
         self.pipeline = QueryPipeline(retriever, CandidateFinder(self.index, self.settings.selector),
                                       AnswerSelector(self.index, self.settings.selector), self.reranker,
                                       self.settings.reranker.combiner)

@@ -1,76 +1,67 @@
-"""BM25 as a sparse term x chunk weight matrix.
+"""BM25 over segments: each segment stores raw postings (a term x chunk matrix of term counts, the chunks' lengths and
+its vocabulary); the collection-wide statistics (chunk count, average length, document frequencies, all minus deleted
+chunks) are combined when the index is opened, so a query scores every segment's chunks exactly as one build of the
+whole collection would.
 
 The scores are rank-bm25's ``BM25Okapi`` (idf ``log(N - df + 0.5) - log(df + 0.5)`` with negative values floored at
-``epsilon * mean idf``; k1, b and document lengths as there), precomputed per (term, chunk), so a query is the sum of
-a few sparse rows instead of a Python loop over every chunk. Stored as plain arrays, never pickled.
+``epsilon * mean idf``; k1, b and document lengths as there). A query reads only the posting rows of its terms, and
+scores them with numpy: no Python loop over chunks. Stored as plain arrays, never pickled.
 """
 from __future__ import annotations
 
 import json
 from array import array
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+POSTING_FILES = ("tf_indptr", "tf_indices", "tf_data", "lengths")
 
-class BM25Index:
-    def __init__(self, vocab: dict[str, int], weights: sp.csr_matrix, idf: np.ndarray):
-        self.vocab = vocab
-        self.weights = weights  # terms x chunks, CSR: a term's row holds its weight in every chunk containing it
-        self.idf = idf
+
+@dataclass
+class Postings:
+    """One segment's raw postings: ``tf`` (terms x chunks, CSR: a term's row holds its count in every chunk that
+    has it), the chunks' lengths in tokens, and the terms in row order."""
+
+    terms: list[str]
+    tf: sp.csr_matrix
+    lengths: np.ndarray
+
+    def __post_init__(self):
+        self.vocab = {t: i for i, t in enumerate(self.terms)}
 
     @property
-    def size(self) -> int:
-        return self.weights.shape[1]
-
-    @classmethod
-    def build(cls, docs: list[list[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> "BM25Index":
-        builder = BM25Builder()
-        for doc in docs:
-            builder.add(Counter(doc))
-        return builder.build(k1, b, epsilon)
-
-    def matches(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The chunks with a positive BM25 score (ascending rows) and their scores; a repeated query term counts each
-        time, as in rank-bm25. Only the posting rows of the query's terms are read."""
-        counts = Counter(self.vocab[t] for t in query_tokens if t in self.vocab)
-        total = np.zeros(self.size)
-        w = self.weights
-        for term, count in counts.items():
-            lo, hi = w.indptr[term], w.indptr[term + 1]
-            total[w.indices[lo:hi]] += count * w.data[lo:hi]  # a chunk appears once per row: no collisions
-        rows = np.flatnonzero(total > 0)
-        return rows, total[rows]
-
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk (rank-bm25's ``get_scores``)."""
-        out = np.zeros(self.size)
-        rows, scores = self.matches(query_tokens)
-        out[rows] = scores
-        return out
+    def n_chunks(self) -> int:
+        return self.tf.shape[1]
 
     def save(self, folder: Path) -> None:
-        for name in ("indptr", "indices", "data"):
-            np.save(folder / f"bm25_{name}.npy", getattr(self.weights, name))
-        np.save(folder / "bm25_idf.npy", self.idf)
-        terms = sorted(self.vocab, key=self.vocab.get)
-        (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False))
+        for name, values in (("tf_indptr", self.tf.indptr), ("tf_indices", self.tf.indices),
+                             ("tf_data", self.tf.data), ("lengths", self.lengths)):
+            np.save(folder / f"{name}.npy", values)
+        (folder / "vocab.json").write_text(json.dumps(self.terms, ensure_ascii=False))
 
     @classmethod
-    def load(cls, folder: Path, n_chunks: int) -> "BM25Index":
+    def load(cls, folder: Path) -> "Postings":
         # Memory-mapped: a query touches only the rows of its terms.
-        arrays = {name: np.load(folder / f"bm25_{name}.npy", mmap_mode="r", allow_pickle=False)
-                  for name in ("indptr", "indices", "data", "idf")}
-        terms = json.loads((folder / "bm25_vocab.json").read_text())
-        weights = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
-                                shape=(len(terms), n_chunks), copy=False)
-        idf = arrays["idf"]
-        return cls({t: i for i, t in enumerate(terms)}, weights, idf)
+        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in POSTING_FILES}
+        terms = json.loads((folder / "vocab.json").read_text())
+        tf = sp.csr_matrix((arrays["tf_data"], arrays["tf_indices"], arrays["tf_indptr"]),
+                           shape=(len(terms), len(arrays["lengths"])), copy=False)
+        return cls(terms, tf, arrays["lengths"])
+
+    def chunk_terms(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(chunk, term row, count) of every posting of the given chunks, in term order: one pass over the data."""
+        wanted = np.zeros(self.n_chunks, dtype=bool)
+        wanted[chunks] = True
+        at = np.flatnonzero(wanted[self.tf.indices])
+        rows = np.searchsorted(self.tf.indptr, at, side="right") - 1
+        return np.asarray(self.tf.indices[at]), rows, np.asarray(self.tf.data[at])
 
 
-class BM25Builder:
+class PostingsBuilder:
     """Collects chunks' term counts as flat integer arrays (not token lists, which take gigabytes at a million
     chunks)."""
 
@@ -88,20 +79,100 @@ class BM25Builder:
         self.ends.append(len(self.terms))
         self.lengths.append(sum(term_counts.values()))
 
-    def build(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> BM25Index:
+    def extend(self, postings: Postings, chunks: np.ndarray) -> None:
+        """Appends the given chunks of another segment's postings, in that order, in bulk (a merge)."""
+        if not len(chunks):
+            return
+        sub = postings.tf[:, chunks].T.tocsr()  # the chunks x their term rows
+        used = np.unique(sub.indices)
+        ids = np.full(postings.tf.shape[0], -1, dtype=np.int64)
+        setdefault = self.vocab.setdefault
+        ids[used] = [setdefault(postings.terms[r], len(self.vocab)) for r in used]
+        end = self.ends[-1] if self.ends else 0
+        self.terms.frombytes(ids[sub.indices].astype(np.int32).tobytes())
+        self.counts.frombytes(np.asarray(sub.data, dtype=np.int32).tobytes())
+        self.ends.frombytes((end + sub.indptr[1:]).astype(np.int64).tobytes())
+        self.lengths.frombytes(np.asarray(postings.lengths[chunks], dtype=np.int64).tobytes())
+
+    def postings(self) -> Postings:
         n_docs, n_terms = len(self.ends), len(self.vocab)
         indptr = np.zeros(n_docs + 1, dtype=np.int64)
         indptr[1:] = np.frombuffer(self.ends, dtype=np.int64)
-        tf = sp.csr_matrix((np.frombuffer(self.counts, dtype=np.int32).astype(np.float64),
-                            np.frombuffer(self.terms, dtype=np.int32), indptr), shape=(n_docs, n_terms))
-        tf = tf.T.tocsr()  # terms x chunks: a query term's weights are one contiguous row
-        lengths = np.frombuffer(self.lengths, dtype=np.int64)
-        df = np.diff(tf.indptr).astype(np.float64)
+        tf = sp.csr_matrix((np.frombuffer(self.counts, dtype=np.int32), np.frombuffer(self.terms, dtype=np.int32),
+                            indptr), shape=(n_docs, n_terms))
+        tf = tf.T.tocsr()  # terms x chunks: a query term's counts are one contiguous row
+        tf.sort_indices()
+        terms = sorted(self.vocab, key=self.vocab.get)
+        return Postings(terms, tf, np.frombuffer(self.lengths, dtype=np.int64).copy())
+
+
+class BM25Index:
+    """The collection's BM25 over the postings of its segments. Chunk rows are global: segment ``i``'s rows start at
+    ``offsets[i]``; a chunk whose ``alive`` entry is False (its article was deleted) counts nowhere."""
+
+    def __init__(self, segments: list[Postings], alive: list[np.ndarray | None], k1: float = 1.5, b: float = 0.75,
+                 epsilon: float = 0.25):
+        self.segments, self.alive, self.k1 = segments, alive, k1
+        self.offsets = np.concatenate([[0], np.cumsum([p.n_chunks for p in segments])]).astype(np.int64)
+        n_docs = sum(p.n_chunks if a is None else int(a.sum()) for p, a in zip(segments, alive))
+        total_length = sum(int(p.lengths.sum() if a is None else p.lengths[a].sum()) for p, a in zip(segments, alive))
+        self.n_docs = n_docs  # live chunks
+        avgdl = total_length / max(n_docs, 1)
+        self.norms = [k1 * (1 - b + b * np.asarray(p.lengths) / avgdl) if n_docs else np.asarray(p.lengths, float)
+                      for p in segments]
+        # One vocabulary for the collection; each segment's term rows mapped into it.
+        self.vocab: dict[str, int] = {}
+        self.term_ids = []
+        for p in segments:
+            setdefault = self.vocab.setdefault
+            self.term_ids.append(np.fromiter((setdefault(t, len(self.vocab)) for t in p.terms), dtype=np.int64,
+                                             count=len(p.terms)))
+        df = np.zeros(len(self.vocab))
+        for p, a, ids in zip(segments, alive, self.term_ids):
+            np.add.at(df, ids, np.diff(p.tf.indptr))
+            if a is not None and not a.all():
+                _, rows, _ = p.chunk_terms(np.flatnonzero(~a))
+                np.subtract.at(df, ids[rows], 1)
         idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-        if len(idf):
-            idf[idf < 0] = epsilon * idf.mean()
-        avgdl = lengths.sum() / max(n_docs, 1)
-        norm = k1 * (1 - b + b * lengths / avgdl) if n_docs else lengths
-        rows = np.repeat(np.arange(n_terms), np.diff(tf.indptr))
-        tf.data = idf[rows] * tf.data * (k1 + 1) / (tf.data + norm[tf.indices])
-        return BM25Index(self.vocab, tf, idf)
+        present = df > 0  # a term only deleted chunks held is not in the collection
+        if present.any():
+            idf[present & (idf < 0)] = epsilon * idf[present].mean()
+        self.idf = idf
+
+    @property
+    def size(self) -> int:
+        return int(self.offsets[-1])
+
+    @classmethod
+    def build(cls, docs: list[list[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> "BM25Index":
+        """One segment of the given token lists (for tests and benchmarks)."""
+        builder = PostingsBuilder()
+        for doc in docs:
+            builder.add(Counter(doc))
+        return cls([builder.postings()], [None], k1, b, epsilon)
+
+    def matches(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The chunks with a positive BM25 score (ascending rows) and their scores; a repeated query term counts each
+        time, as in rank-bm25. Only the posting rows of the query's terms are read."""
+        counts = Counter(t for t in query_tokens if t in self.vocab)
+        total = np.zeros(self.size)
+        for p, alive, norm, offset, ids in zip(self.segments, self.alive, self.norms, self.offsets, self.term_ids):
+            for term, count in counts.items():
+                row = p.vocab.get(term)
+                if row is None:
+                    continue
+                lo, hi = p.tf.indptr[row], p.tf.indptr[row + 1]
+                chunks, tf = np.asarray(p.tf.indices[lo:hi]), np.asarray(p.tf.data[lo:hi], dtype=np.float64)
+                weight = self.idf[ids[row]] * tf * (self.k1 + 1) / (tf + norm[chunks])
+                if alive is not None:
+                    weight *= alive[chunks]
+                total[offset + chunks] += count * weight  # a chunk appears once per row: no collisions
+        rows = np.flatnonzero(total > 0)
+        return rows, total[rows]
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk (rank-bm25's ``get_scores``)."""
+        out = np.zeros(self.size)
+        rows, scores = self.matches(query_tokens)
+        out[rows] = scores
+        return out

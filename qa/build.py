@@ -1,6 +1,6 @@
-"""Building and updating the index: read, clean, split and chunk the corpus's new or changed files, embed them while
-later files are parsed, write BM25, the dense index, the sentence vectors and the store into a new build folder, and
-make it live by one atomic rename (see ``qa.index`` for the layout and why an interrupted build loses nothing)."""
+"""Building and updating the index: the corpus's new or changed files read, cleaned, chunked and embedded into new
+segments, the old versions of changed and removed files marked deleted, each step made live by one atomic rename
+(see ``qa.index`` for the layout and why an interrupted build loses nothing), then small segments merged."""
 from __future__ import annotations
 
 import errno
@@ -18,10 +18,13 @@ from typing import Callable
 
 from .config import Settings
 from .embed import Encoder
-from .index import (DAMAGED_SUFFIX, Index, IndexDamaged, IndexMismatch, IndexMissing, IndexShrink, IndexWriteError,
-                    _compat, _file_records, current_build, load_manifest, verify_files)
+from .commit import Commit, new_name
+from .index import (DAMAGED_SUFFIX, IndexDamaged, IndexMismatch, IndexShrink, IndexWriteError, _compat,
+                    check_manifest, current_build, load_manifest, verify_files)
 from .ingest import Skipped, display_path, scan_corpus
-from .write import write_build
+from .merge import merge_segments
+from .segment import SegmentInfo
+from .write import write_segments
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class BuildReport:
     encode_seconds: float = 0.0
     dim: int = 0
     dense_index: dict = field(default_factory=dict)
+    segments: int = 0  # in the index after the build
     damaged_build: str | None = None  # where the damaged build this one replaced was moved aside
 
     def to_json(self) -> dict:
@@ -76,99 +80,169 @@ class _Lock:
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder | None = None,
-                progress: bool = True, allow_shrink: bool = False,
+                progress: bool = True, allow_shrink: bool = False, optimize: bool = False,
                 checkpoint: Callable[[], None] | None = None) -> BuildReport:
     """Build or update the index of ``settings.corpus_dir`` in ``settings.index_dir``.
 
-    Files whose content is unchanged since the last build keep their vectors; only new or changed ones are embedded,
-    and removed ones leave the index. A file that cannot be read is skipped with its reason (``report.skipped``). A
-    damaged live index is rebuilt from the corpus. Raises IngestError when the corpus folder is missing, IndexShrink
-    when the build would remove more than half of the index's articles (unless ``allow_shrink``), IndexWriteError
-    when the build cannot be written; the previous index stays live in every case. ``checkpoint`` is called between
-    files, between embedding batches and just before the new build goes live: whatever it raises stops the build
-    there (the partial folder is removed, the previous index stays live) and is raised again.
+    New and changed files are embedded into new segments; a changed or removed file's old articles are marked
+    deleted; unchanged files cost nothing. Each finished segment of an update is committed at once, so an interrupted
+    build keeps what it finished; a rebuild commits once, at the end. Small segments are then merged (``optimize``:
+    all of them into one). A file that cannot be read is skipped with its reason (``report.skipped``). A damaged live
+    index is rebuilt from the corpus. Raises IngestError when the corpus folder is missing, IndexShrink when the build
+    would remove more than half of the index's articles (unless ``allow_shrink``), IndexWriteError when the build
+    cannot be written; the last commit stays live in every case. ``checkpoint`` is called between files, between
+    embedding batches and just before each commit: whatever it raises stops the build there (the partial commit is
+    removed, the last one stays live) and is raised again.
     """
     started = time.perf_counter()
     corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
     report = BuildReport(corpus=display_path(corpus_dir), index=display_path(index_dir))
     scan = scan_corpus(corpus_dir, max_bytes=settings.limits.max_file_bytes)
-    files = scan.files
+    fingerprints = {f.rel_id: f.fingerprint for f in scan.files}
     with _Lock(index_dir):
         live = current_build(index_dir)
-        old, damaged = _open_previous(index_dir, settings, rebuild)
-        fingerprints = {f.rel_id: f.fingerprint for f in files}
-        if old is not None and old.manifest["files"] == fingerprints:
-            _up_to_date(report, old, scan.skipped)
+        previous, damaged = _open_previous(index_dir, settings, rebuild)
+        if previous is not None and previous["files"] == fingerprints and not optimize:
+            _up_to_date(report, previous, scan.skipped)
             report.seconds = time.perf_counter() - started
-            old.close()
             _clear_stale(index_dir, live.name, None)  # what a killed build left behind (the lock is ours)
             return report
-        name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
-        folder = index_dir / "builds" / name
+        encoder = encoder or Encoder.from_settings(settings)
+        run = _Run(settings, report, previous, live, checkpoint, allow_shrink,
+                   previous["embedding_dim"] if previous else encoder.dim)
         try:
             try:
-                previous = _previous_article_ids(old, live)
-                if previous and not allow_shrink:
-                    _check_shrink(_removed_before_build(old, fingerprints, previous), len(previous), settings)
-                folder.mkdir(parents=True)
-                new_ids = write_build(folder, files, old, settings, encoder, progress, report, checkpoint)
-                if previous:
-                    report.removed_articles = len(previous - new_ids)
-                    if not allow_shrink:
-                        _check_shrink(report.removed_articles, len(previous), settings)
-                if old is not None:
-                    report.removed_files = len(set(old.manifest["files"]) - set(fingerprints))
-                    old.close()
-                    old = None
-                _go_live(index_dir, folder, _manifest(settings, report, folder, fingerprints, scan.skipped, started),
-                         checkpoint)
+                run.check_shrink(run.removed_before_build(fingerprints))
+                changed = [f for f in scan.files if run.commit.files.get(f.rel_id) != f.fingerprint]
+                report.reused_files = len(scan.files) - len(changed) if previous else 0
+                report.removed_files = len(set(run.commit.files) - set(fingerprints))
+                write_segments(changed, settings, encoder, run.new_segment,
+                               lambda info: run.segment_done(info, fingerprints), report, progress, checkpoint)
+                run.finish(fingerprints, scan.skipped)
+                merge_segments(run, optimize, progress)
             except (OSError, sqlite3.Error) as exc:
                 raise _write_failure(exc, index_dir) from exc
         except BaseException:
-            if old is not None:
-                old.close()
-            shutil.rmtree(folder, ignore_errors=True)
+            run.discard()
             raise
         report.skipped = _sorted(report.skipped + scan.skipped)
-        report.damaged_build = _clear_stale(index_dir, name, damaged)
+        report.damaged_build = _clear_stale(index_dir, run.live_name, damaged)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _go_live(index_dir: Path, folder: Path, manifest: dict, checkpoint: Callable[[], None] | None) -> None:
-    """Makes a written build the live one: its manifest, the last checkpoint, then the ``CURRENT`` pointer swapped."""
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    if checkpoint is not None:
-        checkpoint()  # the last moment a build can still be stopped
-    pointer = index_dir / "CURRENT.tmp"
-    pointer.write_text(folder.name)
-    os.replace(pointer, index_dir / "CURRENT")  # the moment the new build goes live
+class _Run:
+    """One build's commits: the state it changes, the commit folder being written, what it removed."""
+
+    def __init__(self, settings: Settings, report: BuildReport, previous: dict | None, live: Path | None,
+                 checkpoint, allow_shrink: bool, dim: int):
+        self.settings, self.report, self.checkpoint, self.allow_shrink = settings, report, checkpoint, allow_shrink
+        self.index_dir = settings.index_dir
+        self.commit = Commit.of(previous, live)
+        # A rebuild starts from nothing: what it removes is the live index's articles it does not write again.
+        self.previous_ids = _live_ids(live) if previous is None and live is not None else None
+        self.previous_articles = previous["counts"]["articles"] if previous else len(self.previous_ids or ())
+        self.progressive = previous is not None or live is None  # a rebuild keeps the old index until it is done
+        self.writing: Path | None = None  # the commit folder being written
+        self.live_name = live.name if live is not None else None
+        self.deleted_ids: set[str] = set()
+        self.added_ids: set[str] = set()
+        self.unread: list[Skipped] = []  # corpus files not even fingerprinted, known at the end
+        report.dim = dim
+
+    def new_segment(self) -> Path:
+        if self.writing is None:
+            self.writing = self.index_dir / "builds" / new_name()
+            self.writing.mkdir(parents=True)
+        return self.writing / new_name()
+
+    def segment_done(self, info: SegmentInfo, fingerprints: dict) -> None:
+        folder = self.writing / info.name
+        self.commit.add(info, folder)
+        self.deleted_ids.update(i for _, _, i in self.commit.delete_files(info.files, keep=info.name))
+        self.added_ids |= _article_ids(folder / "store.sqlite")
+        self.commit.files.update({f: fingerprints[f] for f in info.files})
+        if self.progressive:
+            self.go_live()
+
+    def finish(self, fingerprints: dict, unread: list[Skipped]) -> None:
+        """The last commit of the build: removed (and changed but now unreadable) files' articles deleted."""
+        stale = {f for f, p in self.commit.files.items() if fingerprints.get(f) != p}
+        self.deleted_ids.update(i for _, _, i in self.commit.delete_files(stale))
+        self.commit.files = dict(fingerprints)
+        self.unread = unread
+        self.go_live()
+
+    def go_live(self) -> None:
+        removed = (self.previous_ids if self.previous_ids is not None else self.deleted_ids) - self.added_ids
+        self.report.removed_articles = len(removed)
+        self.check_shrink(len(removed))
+        folder = self.writing or self.index_dir / "builds" / new_name()
+        counts = self.commit.counts
+        self.report.articles, self.report.chunks, self.report.sentences = (counts["articles"], counts["chunks"],
+                                                                            counts["sentences"])
+        self.report.dense_index = self.commit.segments[-1]["dense_index"] if self.commit.segments else {}
+        self.report.segments = len(self.commit.segments)
+        self.commit.write(self.index_dir, folder, _manifest(self.settings, self.report, self.unread), self.checkpoint)
+        self.live_name, self.writing = folder.name, None
+
+    def check_shrink(self, removed: int) -> None:
+        if self.previous_articles and not self.allow_shrink:
+            _check_shrink(removed, self.previous_articles, self.settings)
+
+    def removed_before_build(self, fingerprints: dict) -> int:
+        """The articles the build certainly removes, known before anything is embedded: those of files that are gone
+        (what changed files give is known only after)."""
+        if self.previous_ids is not None:  # a full rebuild: only an empty corpus tells in advance
+            return 0 if fingerprints else len(self.previous_ids)
+        return len(self.commit.articles_of(set(self.commit.files) - set(fingerprints)))
+
+    def discard(self) -> None:
+        if self.writing is not None:
+            shutil.rmtree(self.writing, ignore_errors=True)
 
 
-def _up_to_date(report: BuildReport, old: Index, unread: list[Skipped]) -> None:
+def _article_ids(store: Path) -> set[str]:
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in db.execute("SELECT id FROM articles")}
+    finally:
+        db.close()
+
+
+def _live_ids(live: Path) -> set[str]:
+    """Ids of the articles of a commit that could not be opened (another format, or damaged), as far as they can be
+    read: what a rebuild could remove."""
+    ids = set()
+    for store in live.glob("**/store.sqlite"):
+        try:
+            ids |= _article_ids(store)
+        except sqlite3.Error:
+            pass  # a damaged store: nothing to compare with
+    return ids
+
+
+def _up_to_date(report: BuildReport, manifest: dict, unread: list[Skipped]) -> None:
     """The report of a build that had nothing to do: the live index's counts and skips."""
-    counts = old.manifest["counts"]
+    counts = manifest["counts"]
     report.articles, report.chunks, report.sentences = counts["articles"], counts["chunks"], counts["sentences"]
-    report.dim, report.dense_index = old.manifest["embedding_dim"], old.manifest.get("dense_index", {})
-    report.skipped = _sorted([Skipped(**s) for s in old.manifest.get("skipped", [])] + unread)
-    report.up_to_date, report.reused_files = True, len(old.manifest["files"])  # the same files as now
+    report.dim = manifest["embedding_dim"]
+    report.dense_index = manifest["segments"][-1]["dense_index"] if manifest["segments"] else {}
+    report.segments = len(manifest["segments"])
+    report.skipped = _sorted([Skipped(**s) for s in manifest.get("skipped", [])] + unread)
+    report.up_to_date, report.reused_files = True, len(manifest["files"])  # the same files as now
 
 
-def _manifest(settings: Settings, report: BuildReport, folder: Path, fingerprints: dict, unread: list[Skipped],
-              started: float) -> dict:
+def _manifest(settings: Settings, report: BuildReport, unread: list[Skipped]) -> dict:
+    """A commit's manifest, but for what ``Commit.write`` adds (segments, files, their records, counts)."""
     return {
         **_compat(settings),
         "embedding_dim": report.dim,
         "embedding_backend": settings.backend,  # informational: backends give vectors within bf16 rounding
-        "dense_index": report.dense_index,
         "corpus": str(settings.corpus_dir),
-        "files": fingerprints,
         "skipped": [asdict(s) for s in report.skipped],  # files of ``files`` that gave no article
         "unread": [asdict(s) for s in unread],  # files not even fingerprinted (for the record)
-        "counts": {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences},
-        "index_files": _file_records(folder),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_seconds": round(time.perf_counter() - started, 3),
     }
 
 
@@ -176,17 +250,18 @@ def _sorted(skipped: list[Skipped]) -> list[Skipped]:
     return sorted(skipped, key=lambda s: s.path)
 
 
-def _open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> tuple[Index | None, Path | None]:
-    """The live index to update (None: build everything), and the live build's folder when it is damaged."""
+def _open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> tuple[dict | None, Path | None]:
+    """The live commit's manifest to update (None: build everything), checked but not opened (an update need not
+    load what it keeps), and the live commit's folder when it is damaged."""
     live = current_build(index_dir)
+    if live is None:
+        return None, None
     try:
+        manifest = load_manifest(live, index_dir)
         if not rebuild:
-            return Index.open(index_dir, settings), None
-        if live is not None:  # checked only so that a damaged build is kept aside rather than deleted
-            verify_files(live, load_manifest(live, index_dir), index_dir)
-        return None, None
-    except IndexMissing:
-        return None, None
+            check_manifest(manifest, settings, index_dir)
+        verify_files(live, manifest, index_dir)  # also for a rebuild, so that a damaged one is kept aside
+        return (None if rebuild else manifest), None
     except IndexDamaged as exc:
         log.warning("index at %s is damaged (%s): rebuilding it from %s", index_dir, exc.part,
                     display_path(settings.corpus_dir))
@@ -195,31 +270,6 @@ def _open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> tuple[
         if not rebuild:
             log.info("%s; rebuilding everything", str(exc).split(";")[0])
         return None, None
-
-
-def _previous_article_ids(old: Index | None, live: Path | None) -> set[str] | None:
-    """Ids of the articles in the live index (what a build could remove); None when they cannot be read."""
-    if old is not None:
-        return old.article_ids()
-    if live is None or not (live / "store.sqlite").is_file():
-        return None
-    try:
-        db = sqlite3.connect(f"file:{live / 'store.sqlite'}?mode=ro", uri=True)
-        try:
-            return {row[0] for row in db.execute("SELECT id FROM articles")}
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None  # a damaged store: nothing to compare with
-
-
-def _removed_before_build(old: Index | None, fingerprints: dict, previous: set[str]) -> int:
-    """The articles a build certainly removes, known before anything is embedded: those of files that are gone (what
-    changed files give is known only after)."""
-    if old is None:  # a full rebuild: only an empty corpus tells in advance
-        return 0 if fingerprints else len(previous)
-    gone = set(old.manifest["files"]) - set(fingerprints)
-    return sum(len(old.store.articles_of_file(f)) for f in gone)
 
 
 def _check_shrink(removed: int, total: int, settings: Settings) -> None:

@@ -76,8 +76,7 @@ class CandidateFinder:
         cfg = self.settings
         kind = question_kind(question)
         sentences, rows, retrieval, position, context = self._sentences(hits, kind.is_list, dates)
-        vectors = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32).reshape(
-            len(rows), self.index.sentence_vectors.shape[1])  # also when there are no rows (nothing retrieved)
+        vectors = self.index.sentence_vectors(rows)
         dense = vectors @ query_vector.astype(np.float32)
         focus, topic = self._term_weights(question)
         lexical = np.array([self._overlap(focus, topic, s.text, context[s.article_id]) for s in sentences])
@@ -149,7 +148,7 @@ class CandidateFinder:
         """idf of the question's terms, split into topic terms (names: capitalised words after the first) and focus
         terms (the rest: what is asked about the topic). A term the collection never uses weighs the most."""
         vocab, idf = self.index.bm25.vocab, self.index.bm25.idf
-        unseen = float(np.log((self.index.bm25.size + 0.5) / 0.5))
+        unseen = float(np.log((self.index.bm25.n_docs + 0.5) / 0.5))
         names = set(tokenize(" ".join(re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w.-]*", question.strip()))))
         weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
         return ({t: w for t, w in weights.items() if t not in names},

@@ -24,7 +24,7 @@ def cmd_index(args) -> int:
     from .build import build_index
 
     settings = _settings(args)
-    report = build_index(settings, rebuild=args.rebuild, allow_shrink=args.allow_shrink)
+    report = build_index(settings, rebuild=args.rebuild, allow_shrink=args.allow_shrink, optimize=args.optimize)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
         return 0
@@ -36,7 +36,8 @@ def cmd_index(args) -> int:
     else:
         print(f"Indexed {report.articles} articles from {report.corpus} into {settings.index_dir}: {report.chunks} "
               f"chunks, {report.sentences} sentences; embedded {report.embedded_texts} texts, reused "
-              f"{report.reused_files} unchanged files, removed {report.removed_files}{skips}; {report.seconds:.1f} s")
+              f"{report.reused_files} unchanged files, removed {report.removed_files}{skips}; {report.segments} "
+              f"segment{'s' if report.segments != 1 else ''}; {report.seconds:.1f} s")
     for skipped in report.skipped:
         print(f"skipped {skipped}")
     return 0
@@ -215,6 +216,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="embed everything again instead of updating")
     p.add_argument("--allow-shrink", action="store_true",
                    help="let this build remove more than half of the index's articles (refused otherwise)")
+    p.add_argument("--optimize", action="store_true",
+                   help="merge all segments into one (and drop deleted articles for good): the fastest to search")
     p.add_argument("--json", action="store_true", help="print the build report as one JSON object")
     p.set_defaults(run=cmd_index)
 

@@ -83,6 +83,18 @@ class RerankerSettings:
 
 
 @dataclass(frozen=True)
+class SegmentSettings:
+    """How the index is cut into segments (``qa.index``): a build starts a new segment after ``max_chunks`` chunks,
+    so its memory is bounded; after each build, ``merge_factor`` segments of one size tier (a power of
+    ``merge_factor`` chunks) are merged into one while the result stays under ``max_merged_chunks``; ``qa index
+    --optimize`` merges them all."""
+
+    max_chunks: int = 100_000
+    merge_factor: int = 10
+    max_merged_chunks: int = 250_000
+
+
+@dataclass(frozen=True)
 class LimitSettings:
     """What one build reads, so that one huge or odd file cannot exhaust memory or flood an answer."""
 
@@ -105,6 +117,7 @@ class Settings:
     batch_size: int = 64
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     dense: DenseSettings = field(default_factory=DenseSettings)
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     selector: SelectorSettings = field(default_factory=SelectorSettings)
     reranker: RerankerSettings = field(default_factory=RerankerSettings)

@@ -1,9 +1,11 @@
 """The index folder: its layout, its manifest, and ``Index.open`` (building it is ``qa.build``).
 
-Layout: ``INDEX_DIR/CURRENT`` names the live build, ``INDEX_DIR/builds/<name>/`` holds it (manifest.json,
-store.sqlite, bm25_*.npy, bm25_vocab.json, chunks.faiss, sentence_vectors.npy). A build is written to a new folder
-and made live by replacing ``CURRENT`` in one atomic rename, so an interrupted or failed build (disk full included)
-leaves the previous index usable. Nothing in the folder is pickled: loading it cannot run code.
+Layout: ``INDEX_DIR/CURRENT`` names the live commit, ``INDEX_DIR/builds/<name>/`` holds it: ``manifest.json`` names
+its segments, in order, and the articles deleted from each; each segment is a folder of immutable files (see
+``qa.segment``). Adding articles writes a new segment; a changed or removed file's articles are marked deleted. A commit
+is written to a new folder, the segments it keeps hard-linked into it (their files are never written again), and made
+live by replacing ``CURRENT`` in one atomic rename, so an interrupted or failed build (disk full and kill -9 included)
+leaves the last commit usable. Nothing in the folder is pickled: loading it cannot run code.
 
 The manifest records the size of every other file of its build, and the SHA-256 of those up to 16 MB (hashing the big
 ones at every open would cost more than it finds: a truncated file changes size). ``Index.open`` checks them, so a
@@ -26,11 +28,12 @@ import numpy as np
 from . import dense as dense_index
 from .bm25 import BM25Index
 from .config import Settings
-from .store import Store
+from .segment import OpenSegment
+from .store import Offsets, SegmentedStore
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: article date sources and publishers, sentence event dates
+FORMAT_VERSION = 3  # 2: article date sources and publishers, sentence event dates; 3: segments
 CHECKSUM_MAX_BYTES = 16 * 2**20  # index files up to this size also get a SHA-256, checked at every open
 DAMAGED_SUFFIX = ".damaged"
 
@@ -109,14 +112,23 @@ def load_manifest(folder: Path, index_dir: Path) -> dict:
     return manifest
 
 
+def _counts_ok(counts) -> bool:
+    return isinstance(counts, dict) and all(isinstance(counts.get(k), int) and counts[k] >= 0
+                                            for k in ("articles", "chunks", "sentences"))
+
+
 def _well_formed(manifest: dict) -> bool:
-    counts, files, records = manifest.get("counts"), manifest.get("files"), manifest.get("index_files", {})
-    return (isinstance(counts, dict) and all(isinstance(counts.get(k), int) and counts[k] >= 0
-                                             for k in ("articles", "chunks", "sentences"))
-            and isinstance(files, dict) and isinstance(manifest.get("embedding_dim"), int)
-            and isinstance(manifest.get("skipped", []), list) and isinstance(records, dict)
-            and all(isinstance(name, str) and "/" not in name and isinstance(r, dict)
-                    and isinstance(r.get("bytes"), int) for name, r in records.items()))
+    files, records, segments = manifest.get("files"), manifest.get("index_files"), manifest.get("segments")
+    return (_counts_ok(manifest.get("counts")) and isinstance(files, dict)
+            and isinstance(manifest.get("embedding_dim"), int) and isinstance(manifest.get("skipped", []), list)
+            and isinstance(segments, list)
+            and all(isinstance(seg, dict) and isinstance(seg.get("name"), str) and "/" not in seg["name"]
+                    and seg["name"] not in (".", "..", "") and _counts_ok(seg.get("counts"))
+                    and isinstance(seg.get("deleted"), list) and all(isinstance(a, int) for a in seg["deleted"])
+                    for seg in segments)
+            and isinstance(records, dict)
+            and all(isinstance(name, str) and name.count("/") == 1 and ".." not in name.split("/")
+                    and isinstance(r, dict) and isinstance(r.get("bytes"), int) for name, r in records.items()))
 
 
 def check_manifest(manifest: dict, settings: Settings, index_dir: Path) -> None:
@@ -133,8 +145,7 @@ def check_manifest(manifest: dict, settings: Settings, index_dir: Path) -> None:
 
 
 def verify_files(folder: Path, manifest: dict, index_dir: Path) -> None:
-    """Every file the manifest lists is there, with its recorded size (and checksum); builds made before sizes were
-    recorded have nothing to check."""
+    """Every segment file the manifest lists is there, with its recorded size (and checksum)."""
     for name, record in manifest.get("index_files", {}).items():
         try:
             size = (folder / name).stat().st_size
@@ -144,13 +155,13 @@ def verify_files(folder: Path, manifest: dict, index_dir: Path) -> None:
             raise IndexDamaged(index_dir, name)
 
 
-def _file_records(folder: Path) -> dict:
+def file_records(segment: Path) -> dict:
+    """Size (and checksum) of each file of a segment folder, named ``<segment>/<file>``."""
     records = {}
-    for path in sorted(folder.iterdir()):
-        if path.name == "manifest.json":
-            continue
+    for path in sorted(segment.iterdir()):
         size = path.stat().st_size
-        records[path.name] = {"bytes": size, **({"sha256": sha256_file(path)} if size <= CHECKSUM_MAX_BYTES else {})}
+        records[f"{segment.name}/{path.name}"] = {
+            "bytes": size, **({"sha256": sha256_file(path)} if size <= CHECKSUM_MAX_BYTES else {})}
     return records
 
 
@@ -173,29 +184,45 @@ def _damage_named(index_dir: Path, part: str):
 
 
 class Index:
-    """A built index opened for search: BM25 arrays, the faiss index, sentence vectors and the chunk store."""
+    """An opened commit: its segments (BM25 postings, faiss index, sentence vectors, store each) searched as one
+    collection, rows numbered across segments in order; deleted articles' rows keep their numbers but are never
+    returned (``store.alive_chunk``) and count in no statistic."""
 
     def __init__(self, folder: Path, manifest: dict, settings: Settings):
-        self.folder = folder
-        self.manifest = manifest
+        self.folder, self.manifest, self.settings = folder, manifest, settings
         index_dir = folder.parent.parent
-        counts = manifest["counts"]
-        n_chunks = counts["chunks"]
-        with _damage_named(index_dir, "bm25 files"):
-            self.bm25 = BM25Index.load(folder, n_chunks)
-        with _damage_named(index_dir, "chunks.faiss"):
-            self.dense = dense_index.load(folder / "chunks.faiss", settings.dense)
-        if self.dense.ntotal != n_chunks:
-            raise IndexDamaged(index_dir, "chunks.faiss")
-        with _damage_named(index_dir, "sentence_vectors.npy"):
-            self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-        if self.sentence_vectors.shape != (counts["sentences"], self.dense.d):
-            raise IndexDamaged(index_dir, "sentence_vectors.npy")
-        with _damage_named(index_dir, "store.sqlite"):
-            self.store = Store(folder / "store.sqlite")
-        if len(self.store.chunk_article) != n_chunks or len(self.store.article_dates) != counts["articles"]:
-            self.store.close()
-            raise IndexDamaged(index_dir, "store.sqlite")
+        self.dim = manifest["embedding_dim"]
+        self.segments: list[OpenSegment] = []
+        dead, at = [], Offsets()
+        try:
+            for seg in manifest["segments"]:
+                with _damage_named(index_dir, seg["name"]):
+                    opened = OpenSegment(folder / seg["name"], at, settings)
+                self.segments.append(opened)
+                counts = seg["counts"]
+                if (opened.dense.ntotal != counts["chunks"] or len(opened.store.chunk_article) != counts["chunks"]
+                        or opened.sentence_vectors.shape != (counts["sentences"], self.dim)
+                        or opened.postings.n_chunks != counts["chunks"]
+                        or len(opened.store.article_dates) != counts["articles"]
+                        or any(not 0 <= a < counts["articles"] for a in seg["deleted"])):
+                    raise IndexDamaged(index_dir, seg["name"])
+                dead += [at.article + a for a in seg["deleted"]]
+                at = Offsets(at.article + counts["articles"], at.sentence + counts["sentences"],
+                             at.chunk + counts["chunks"])
+        except BaseException:
+            self.close()
+            raise
+        self.store = SegmentedStore([s.store for s in self.segments], np.array(dead, dtype=np.int64))
+        self.chunk_ends = np.array([s.offsets.chunk + s.dense.ntotal for s in self.segments], dtype=np.int64)
+        self.sentence_starts = np.array([s.offsets.sentence for s in self.segments], dtype=np.int64)
+        r = settings.retrieval
+        self.bm25 = BM25Index([s.postings for s in self.segments], [self._alive(s) for s in self.segments],
+                              k1=r.bm25_k1, b=r.bm25_b, epsilon=r.bm25_epsilon)
+
+    def _alive(self, segment: OpenSegment) -> np.ndarray | None:
+        """Which of a segment's chunks are not deleted; None when all are."""
+        alive = self.store.alive_chunk[segment.offsets.chunk:segment.offsets.chunk + segment.dense.ntotal]
+        return None if alive.all() else alive
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings) -> "Index":
@@ -211,15 +238,55 @@ class Index:
         return cls(folder, manifest, settings)
 
     def article_ids(self) -> set[str]:
-        return {row[0] for row in self.store.db.execute("SELECT id FROM articles")}
+        return {self.store.article(int(a)).id for a in self.store.live_articles()}
+
+    def dense_search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None):
+        """Rows and inner products of the n chunks closest to ``query`` (among ``allowed`` rows when given), best
+        first: each segment's n best, merged."""
+        rows, scores = [], []
+        for seg, alive in zip(self.segments, self.bm25.alive):
+            lo = seg.offsets.chunk
+            hi = lo + seg.dense.ntotal
+            if allowed is not None:
+                ids, found = dense_index.search(seg.dense, query, n, allowed[lo:hi], self.settings.dense)
+            else:  # deleted rows are few: ask for as many more and drop them, rather than filter every row
+                extra = 0 if alive is None else int((~alive).sum())
+                ids, found = dense_index.search(seg.dense, query, n + extra, None, self.settings.dense)
+                if alive is not None:
+                    keep = alive[ids]
+                    ids, found = ids[keep][:n], found[keep][:n]
+            rows.append(ids + lo)
+            scores.append(found)
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows, scores = np.concatenate(rows), np.concatenate(scores)
+        order = np.argsort(-scores, kind="stable")[:n]
+        return rows[order], scores[order]
 
     def chunk_vectors(self, rows) -> np.ndarray:
-        if not len(rows):
-            return np.zeros((0, self.dense.d), dtype=np.float32)
-        return self.dense.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = np.zeros((len(rows), self.dim), dtype=np.float32)
+        which = np.searchsorted(self.chunk_ends, rows, side="right")
+        for i in np.unique(which):
+            at = which == i
+            seg = self.segments[i]
+            out[at] = seg.dense.reconstruct_batch(rows[at] - seg.offsets.chunk)
+        return out
+
+    def sentence_vectors(self, rows) -> np.ndarray:
+        """The sentences' vectors, as float32 (stored in half precision)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = np.zeros((len(rows), self.dim), dtype=np.float32)
+        which = np.searchsorted(self.sentence_starts, rows, side="right") - 1
+        for i in np.unique(which):
+            at = which == i
+            seg = self.segments[i]
+            out[at] = seg.sentence_vectors[rows[at] - seg.offsets.sentence]
+        return out
 
     def close(self) -> None:
-        self.store.close()
+        for seg in self.segments:
+            seg.close()
 
 
 def _entries(folder: Path) -> list[Path]:

@@ -5,8 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dense as dense_index
-from .config import DenseSettings, RetrievalSettings
+from .config import RetrievalSettings
 from .embed import Encoder
 from .index import Index
 from .meta import date_bounds
@@ -75,12 +74,10 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, index: Index, encoder: Encoder, settings: RetrievalSettings,
-                 dense_settings: DenseSettings = DenseSettings()):
+    def __init__(self, index: Index, encoder: Encoder, settings: RetrievalSettings):
         self.index = index
         self.encoder = encoder
         self.settings = settings
-        self.dense_settings = dense_settings
 
     def search(self, query: str, k: int = 10, *, mode: str | None = None, fusion: str | None = None,
                dates: DateRange | None = None, query_vector: np.ndarray | None = None,
@@ -106,7 +103,7 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             if query_vector is None:
                 query_vector = self.encoder.encode_query(query)
-            dense_top, _ = dense_index.search(self.index.dense, query_vector, n, allowed, self.dense_settings)
+            dense_top, _ = self.index.dense_search(query_vector, n, allowed)
             dense_rank = {int(r): i + 1 for i, r in enumerate(dense_top)}
 
         rows = np.array(sorted(set(bm25_rank) | set(dense_rank)), dtype=np.int64)
@@ -140,13 +137,14 @@ class Retriever:
         """How many articles a date range leaves out because their date is unknown."""
         if dates is None or not dates.bounded or dates.keep_undated:
             return 0
-        return sum(d is None for d in self.index.store.article_dates)
+        store = self.index.store
+        return sum(d is None for d, alive in zip(store.article_dates, store.alive_article) if alive)
 
     def _allowed(self, dates: DateRange | None, exclude: set[str] | None) -> np.ndarray | None:
         """Which chunks may be returned; None when all may."""
         dated = dates is not None and dates.bounded
         if not dated and not exclude:
-            return None
+            return None  # deleted chunks are the index's to leave out
         store = self.index.store
         ok_article = np.array([dates.admits(d) for d in store.article_dates] if dated
                               else np.ones(len(store.article_dates)), dtype=bool)
@@ -161,4 +159,4 @@ class Retriever:
             a = store.article_index(article_id)
             if a is not None:
                 ok_article[a] = False
-        return ok_article[store.chunk_article]
+        return (ok_article & store.alive_article)[store.chunk_article]

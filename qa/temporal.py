@@ -177,7 +177,7 @@ def _about_topic(retriever: Retriever, topic: str, query_vector: np.ndarray, row
     """Whether each sentence (with its article) is about the topic (see ``TOPIC_SHARE``)."""
     if not rows:
         return np.zeros(0, dtype=bool)
-    vectors = np.asarray(retriever.index.sentence_vectors[np.asarray(rows)], dtype=np.float32)
+    vectors = retriever.index.sentence_vectors(rows)
     cosine = vectors @ query_vector.astype(np.float32)
     terms = set(tokenize(topic))
     headline_names = {a.id: bool(terms & set(tokenize(a.title))) for _, a in sentences}  # once per article

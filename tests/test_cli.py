@@ -119,7 +119,7 @@ def test_dense_index_parameters_come_from_the_environment(tmp_path, corpus_copy)
     assert "Busan" in json.loads(run.stdout)["answer"]
     build = (index_dir / "builds" / (index_dir / "CURRENT").read_text()).resolve()
     manifest = json.loads((build / "manifest.json").read_text())
-    assert manifest["dense_index"] == {"type": "hnsw", "m": 8, "ef_construction": 40}
+    assert manifest["segments"][0]["dense_index"] == {"type": "hnsw", "m": 8, "ef_construction": 40}
     bad = qa("ask", "Where?", "--index-dir", str(index_dir), env={"QA_HNSW_EF_SEARCH": "many"})
     assert bad.returncode == 1 and "QA_HNSW_EF_SEARCH: expected a positive whole number, got 'many'" in bad.stderr
     assert "Traceback" not in bad.stderr

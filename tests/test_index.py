@@ -41,14 +41,15 @@ def test_round_trip(assistant, bundled_settings):
     assert manifest["embedding_dim"] == 384 and manifest["counts"]["articles"] == 5
     assert set(manifest["files"]) == {p.stem for p in bundled_settings.corpus_dir.glob("*.txt")}
     folder = current_build(bundled_settings.index_dir)
-    assert not list(folder.glob("*.pkl")) and not list(folder.glob("*.pickle"))
+    assert not list(folder.glob("**/*.pkl")) and not list(folder.glob("**/*.pickle"))
     reopened = Index.open(bundled_settings.index_dir, bundled_settings)
     chunk = reopened.store.chunk(3)
     article = reopened.store.article(reopened.store.article_index(chunk.article_id))
     assert chunk.text.startswith(" ".join(article.text[chunk.start:chunk.end].split())[:40])
-    assert reopened.dense.ntotal == manifest["counts"]["chunks"] == len(reopened.store.chunk_article)
-    assert reopened.sentence_vectors.shape == (manifest["counts"]["sentences"], 384)
-    norms = np.linalg.norm(np.asarray(reopened.sentence_vectors, dtype=np.float32), axis=1)
+    assert manifest["counts"]["chunks"] == len(reopened.store.chunk_article) == reopened.bm25.n_docs
+    vectors = reopened.sentence_vectors(range(manifest["counts"]["sentences"]))
+    assert vectors.shape == (manifest["counts"]["sentences"], 384)
+    norms = np.linalg.norm(vectors, axis=1)
     assert np.allclose(norms, 1, atol=1e-2)
 
 
@@ -91,13 +92,16 @@ def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy, enco
                                    "The envoys met in Geneva on Tuesday. The envoys met in Geneva on Tuesday. They "
                                    "agreed on a prisoner swap."}
     index = Index.open(settings.index_dir, settings)
-    ids = {index.store.article(i).id for i in range(report.articles)}
-    assert "new" in ids and "003_42fb9e8cdcba927c" not in ids
-    # Reused vectors are the ones a full build computes.
+    assert index.article_ids() == {p.stem for p in corpus_copy.glob("*.txt")} and "new" in index.article_ids()
+    assert report.segments == 2 and len(index.store.live_articles()) == report.articles == 5
+    # Kept vectors are the ones a full build computes.
     full = build_index(dataclasses.replace(settings, index_dir=tmp_path / "full"), encoder=encoder, progress=False)
-    assert full.chunks == report.chunks and first.chunks != report.chunks
+    assert full.chunks == report.chunks and first.chunks != report.chunks and full.segments == 1
     fresh = Index.open(tmp_path / "full", settings)
-    assert np.allclose(fresh.chunk_vectors(range(full.chunks)), index.chunk_vectors(range(report.chunks)), atol=1e-5)
+    for article_id in index.article_ids():
+        rows = [index.store.chunk_windows(index.store.article_index(article_id))[0],
+                fresh.store.chunk_windows(fresh.store.article_index(article_id))[0]]
+        assert np.allclose(index.chunk_vectors([rows[0]]), fresh.chunk_vectors([rows[1]]), atol=1e-5)
 
 
 def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus_copy, encoder):

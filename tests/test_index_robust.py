@@ -185,8 +185,14 @@ def built_index(tmp_path_factory, encoder):
     return corpus, root / "index"
 
 
-BUILD_FILES = ["manifest.json", "store.sqlite", "chunks.faiss", "sentence_vectors.npy", "bm25_data.npy",
-               "bm25_indices.npy", "bm25_indptr.npy", "bm25_idf.npy", "bm25_vocab.json"]
+SEGMENT_FILES = ["store.sqlite", "chunks.faiss", "sentence_vectors.npy", "tf_data.npy", "tf_indices.npy",
+                 "tf_indptr.npy", "lengths.npy", "vocab.json"]
+
+
+def _segment(commit: Path) -> Path:
+    """The one segment of a small index's commit."""
+    (segment,) = [p for p in commit.iterdir() if p.is_dir()]
+    return segment
 
 
 def _damage(path: Path) -> None:
@@ -197,16 +203,19 @@ def _damage(path: Path) -> None:
         path.write_bytes(data[: len(data) // 2])  # truncated, as by a crash or a full disk
 
 
-@pytest.mark.parametrize("name", BUILD_FILES)
+@pytest.mark.parametrize("name", ["manifest.json"] + SEGMENT_FILES)
 def test_damaged_index_is_one_line_and_rebuilt(name, built_index, tmp_path, capsys, use_encoder):
     corpus, template = built_index
     index_dir = tmp_path / "index"
     shutil.copytree(template, index_dir)
     damaged = current_build(index_dir)
-    assert {p.name for p in damaged.iterdir()} == set(BUILD_FILES)
-    _damage(damaged / name)
+    segment = _segment(damaged)
+    assert {p.name for p in damaged.iterdir()} == {"manifest.json", segment.name}
+    assert {p.name for p in segment.iterdir()} == set(SEGMENT_FILES)
+    part = name if name == "manifest.json" else f"{segment.name}/{name}"
+    _damage(damaged / part)
     settings = settings_for(corpus, index_dir)
-    expected = f"index at {index_dir} is damaged ({name}): run `qa index --rebuild`"
+    expected = f"index at {index_dir} is damaged ({part}): run `qa index --rebuild`"
     with pytest.raises(IndexDamaged) as exc:
         Index.open(index_dir, settings)
     assert str(exc.value) == expected
@@ -228,25 +237,27 @@ def test_same_size_corruption_is_caught_by_the_checksum(built_index, tmp_path):
     corpus, template = built_index
     index_dir = tmp_path / "index"
     shutil.copytree(template, index_dir)
-    store = current_build(index_dir) / "store.sqlite"
+    store = _segment(current_build(index_dir)) / "store.sqlite"
     data = bytearray(store.read_bytes())
     data[100:4000] = b"\xff" * 3900
     store.write_bytes(bytes(data))
-    with pytest.raises(IndexDamaged, match=r"\(store.sqlite\)"):
+    with pytest.raises(IndexDamaged, match=r"/store.sqlite\)"):
         Index.open(index_dir, settings_for(corpus, index_dir))
 
 
-def test_index_without_recorded_sizes_still_names_the_damaged_file(built_index, tmp_path):
+def test_damage_past_the_checksums_still_names_the_segment(built_index, tmp_path):
     corpus, template = built_index
     index_dir = tmp_path / "index"
     shutil.copytree(template, index_dir)
     folder = current_build(index_dir)
+    segment = _segment(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    del manifest["index_files"]  # as written before sizes were recorded
+    del manifest["index_files"][f"{segment.name}/chunks.faiss"]["sha256"]  # as for a file over CHECKSUM_MAX_BYTES
     (folder / "manifest.json").write_text(json.dumps(manifest))
     Index.open(index_dir, settings_for(corpus, index_dir)).close()
-    _damage(folder / "chunks.faiss")
-    with pytest.raises(IndexDamaged, match=r"\(chunks.faiss\)"):
+    faiss_file = segment / "chunks.faiss"
+    faiss_file.write_bytes(b"\0" * faiss_file.stat().st_size)  # same size: only loading it finds the damage
+    with pytest.raises(IndexDamaged, match=rf"\({segment.name}\)"):
         Index.open(index_dir, settings_for(corpus, index_dir))
 
 
@@ -274,9 +285,9 @@ def test_disk_full_keeps_the_old_index_and_removes_the_partial_build(where, buil
     if where == "faiss":
         def faiss_full(index, path):
             raise RuntimeError(f"Error in faiss::FileIOWriter: write error in {path}: 10 != 20 (No space left on device)")
-        monkeypatch.setattr("qa.write.dense_index.save", faiss_full)
+        monkeypatch.setattr("qa.segment.dense_index.save", faiss_full)
     elif where == "numpy":
-        monkeypatch.setattr("qa.write.np.save", _disk_full)
+        monkeypatch.setattr("qa.bm25.np.save", _disk_full)
     else:
         monkeypatch.setattr("qa.store.StoreWriter.close", lambda self: _FullStore().close())
     with pytest.raises(IndexWriteError, match="disk full"):

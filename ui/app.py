@@ -102,7 +102,7 @@ def run(args) -> int:
         assistant.ask("warm up")  # and touches the index, so that the first question is as fast as the others
     except Exception:  # noqa: BLE001 - e.g. an empty collection; questions will say what is wrong
         log.debug("warm-up question failed", exc_info=True)
-    n = len(assistant.index.store.article_dates)
+    n = len(assistant.index.store.live_articles())
     print(f"qa ui: ready in {time.perf_counter() - started:.1f} s: {n} articles from {settings.corpus_dir} "
           f"(uploads go there), index {settings.index_dir}", file=sys.stderr, flush=True)
     if host not in ("127.0.0.1", "localhost", "::1") and auth is None:

@@ -159,7 +159,7 @@ class ChatApp:
                 for a in store.chunk_article.tolist():
                     counts[a] = counts.get(a, 0) + 1
                 rows = []
-                for idx in range(len(store.article_dates)):
+                for idx in store.live_articles().tolist():
                     article = store.article(idx)
                     rows.append([article.title, date_label(article.date, article.date_source),
                                  article.publisher or "", counts.get(idx, 0),

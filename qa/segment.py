@@ -1,0 +1,111 @@
+"""One segment of the index: an immutable folder of articles, sentences and chunks (store.sqlite), their BM25
+postings, the chunk vectors' faiss index (chunks.faiss) and the sentence vectors (sentence_vectors.npy).
+
+``SegmentWriter`` writes one as rows arrive, in row order: vectors go straight to files on disk (raw float blocks,
+turned into the faiss index and the .npy at the end), so writing a segment holds only its term counts in memory.
+``OpenSegment`` is one opened for search, numbered from the offsets the index gives it.
+"""
+from __future__ import annotations
+
+import errno
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import dense as dense_index
+from .bm25 import Postings, PostingsBuilder
+from .config import Settings
+from .store import Offsets, Store, StoreWriter
+from .types import Article
+
+VECTOR_BLOCK = 65_536  # rows copied or indexed at a time from the raw vector files
+
+
+@dataclass
+class SegmentInfo:
+    """What the commit records of a written segment."""
+
+    name: str
+    counts: dict
+    dense_index: dict
+    files: set[str] = field(default_factory=set)  # the corpus files whose articles it holds
+
+
+class SegmentWriter:
+    def __init__(self, folder: Path, settings: Settings, dim: int):
+        folder.mkdir(parents=True)
+        self.folder, self.settings, self.dim = folder, settings, dim
+        self.store = StoreWriter(folder / "store.sqlite")
+        self.postings = PostingsBuilder()
+        self.chunk_file = open(folder / "chunks.f32", "wb")
+        self.sentence_file = open(folder / "sentences.f16", "wb")
+        self.files: set[str] = set()
+
+    @property
+    def n_chunks(self) -> int:
+        return self.store.n_chunks
+
+    def add_article(self, article: Article, file: str, sentences: list[tuple[int, int]],
+                    windows: list[tuple[int, int]], term_counts: list[Counter] | None) -> tuple[int, int]:
+        """Adds an article's rows (its vectors follow with ``add_vectors``, in the same order); ``term_counts`` per
+        chunk, or None when they come with ``add_postings``. Returns its first sentence and chunk rows."""
+        self.files.add(file)
+        first = self.store.add(article, file, sentences, windows)
+        for counts in term_counts or ():
+            self.postings.add(counts)
+        return first
+
+    def add_postings(self, postings: Postings, chunks: np.ndarray) -> None:
+        self.postings.extend(postings, chunks)
+
+    def add_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray) -> None:
+        self.chunk_file.write(np.ascontiguousarray(chunk_vectors, dtype=np.float32).tobytes())
+        self.sentence_file.write(np.ascontiguousarray(sentence_vectors, dtype=np.float16).tobytes())
+
+    def finish(self, progress=None) -> SegmentInfo:
+        """Writes the dense index, the sentence vectors and the postings; the raw vector files are removed."""
+        self.chunk_file.close()
+        self.sentence_file.close()
+        self.store.close()
+        n_chunks, n_sentences = self.store.n_chunks, self.store.n_sentences
+        raw_chunks = self.folder / "chunks.f32"
+        chunk_vectors = np.memmap(raw_chunks, dtype=np.float32, mode="r", shape=(n_chunks, self.dim)) \
+            if n_chunks else np.zeros((0, self.dim), dtype=np.float32)
+        dense, params = dense_index.build(chunk_vectors, self.settings.dense, progress=progress)
+        try:
+            dense_index.save(dense, self.folder / "chunks.faiss")
+        except RuntimeError as exc:  # how faiss reports a failed write; its text carries strerror
+            text = str(exc).splitlines()[0] if str(exc) else "write failed"
+            raise OSError(errno.ENOSPC if "No space left" in text else errno.EIO, f"chunks.faiss: {text}") from exc
+        del dense, chunk_vectors
+        raw_chunks.unlink()
+        raw_sentences = self.folder / "sentences.f16"
+        out = np.lib.format.open_memmap(self.folder / "sentence_vectors.npy", mode="w+", dtype=np.float16,
+                                        shape=(n_sentences, self.dim))
+        if n_sentences:
+            source = np.memmap(raw_sentences, dtype=np.float16, mode="r", shape=(n_sentences, self.dim))
+            for lo in range(0, n_sentences, VECTOR_BLOCK):
+                out[lo:lo + VECTOR_BLOCK] = source[lo:lo + VECTOR_BLOCK]
+            del source
+        out.flush()
+        del out
+        raw_sentences.unlink()
+        self.postings.postings().save(self.folder)
+        counts = {"articles": self.store.n_articles, "chunks": n_chunks, "sentences": n_sentences}
+        return SegmentInfo(self.folder.name, counts, params, self.files)
+
+
+class OpenSegment:
+    """A segment opened for search; ``dead`` holds its deleted articles (its own rows)."""
+
+    def __init__(self, folder: Path, offsets: Offsets, settings: Settings):
+        self.folder, self.offsets = folder, offsets
+        self.postings = Postings.load(folder)
+        self.dense = dense_index.load(folder / "chunks.faiss", settings.dense)
+        self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        self.store = Store(folder / "store.sqlite", offsets)
+
+    def close(self) -> None:
+        self.store.close()
