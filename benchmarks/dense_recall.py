@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     ds = load_dataset(args.dataset)
     prepared = prepare_index(ds, settings, encoder)
     index = Index.open(prepared.settings.index_dir, prepared.settings)
-    vectors = index.chunk_vectors(np.arange(index.dense.ntotal))
+    vectors = index.chunk_vectors(np.flatnonzero(index.store.alive_chunk))
     queries = encoder.encode([q.question for q in ds.questions])
     exact, _ = dense.build(vectors, dataclasses.replace(settings.dense, exact_below=len(vectors) + 1))
     truth = [set(dense.search(exact, q, 10, None, settings.dense)[0]) for q in queries]

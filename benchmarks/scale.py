@@ -8,10 +8,16 @@ construction, and dense latency is that of search over vectors without neighbour
 for HNSW). Questions are real SQuAD questions, encoded by the real model when asked.
 
     python benchmarks/scale.py [--sizes 10000,100000,1000000] [--json] [--workdir .cache/scale] [--reuse]
+                               [--additions 100] [--optimize-up-to 100000]
 
-Per size: build_s (excluding encoding), disk_mb, rss_mb (peak RSS of a fresh process that opens the index and answers
-50 questions), p50 and p95 of BM25, dense, fused retrieval and the whole ask, and rank-bm25's get_scores on the same
-chunks where building and querying it takes under --rank-bm25-limit seconds (10 minutes; rank_bm25_over_s otherwise).
+Per size: build_s (excluding encoding), build_rss_mb (the build process's peak), segments, disk_mb, rss_mb (peak RSS
+of a fresh process that opens the index and answers 50 questions), p50 and p95 of BM25, dense, fused retrieval and the
+whole ask, and rank-bm25's get_scores on the same chunks where building and querying it takes under --rank-bm25-limit
+seconds (10 minutes; rank_bm25_over_s otherwise). Then the updates a growing collection makes, on a hard-linked copy
+of the index (segments are never written again, so the copy costs nothing and the built index stays as it was):
+--additions single-article files added one build each (add1_s p50 and max; the max includes the tiered merges they
+set off), the whole ask p50 after them, one of those files removed (remove1_s), a file of 1,000 articles added
+(add1000_s), and at sizes up to --optimize-up-to, every segment merged into one (optimize_s).
 """
 from __future__ import annotations
 
@@ -60,6 +66,15 @@ def sentence_pool() -> list[str]:
     return pool
 
 
+def write_articles(path: Path, n: int, pool: list[str], seed: int) -> None:
+    """A .jsonl file of n articles of 12 sentences, named after the file."""
+    rng = random.Random(seed)
+    with open(path, "w") as out:
+        for a in range(n):
+            body = " ".join(rng.choice(pool) for _ in range(SENTENCES_PER_ARTICLE))
+            out.write(json.dumps({"id": f"{path.stem}-{a}", "title": f"{path.stem} {a}", "text": body}) + "\n")
+
+
 def write_collection(folder: Path, n_chunks: int, pool: list[str], seed: int = 0) -> None:
     """About n_chunks chunks: an article of 12 sentences makes 4 chunks (5 sentences, 2 shared)."""
     rng = random.Random(seed)
@@ -85,7 +100,6 @@ import numpy as np
 from qa.assistant import Assistant
 from qa.config import Settings
 from qa.text import tokenize
-from qa import dense
 settings = Settings.from_env(corpus_dir=sys.argv[1], index_dir=sys.argv[2])
 questions = json.loads(sys.argv[3])
 bot = Assistant(settings, build_if_missing=False)
@@ -94,8 +108,8 @@ t = {"bm25": [], "dense": [], "retrieve": [], "ask": []}
 for q in questions:
     qv = bot.encoder.encode_query(q)
     s = time.perf_counter(); bot.index.bm25.matches(tokenize(q)); t["bm25"].append(time.perf_counter() - s)
-    s = time.perf_counter(); dense.search(bot.index.dense, qv, 50, None, settings.dense); t["dense"].append(time.perf_counter() - s)
-    s = time.perf_counter(); bot.retriever.search(q, 5, query_vector=qv); t["retrieve"].append(time.perf_counter() - s)
+    s = time.perf_counter(); bot.index.dense_search(qv, 50); t["dense"].append(time.perf_counter() - s)
+    s = time.perf_counter(); bot.pipeline.retriever.search(q, 5, query_vector=qv); t["retrieve"].append(time.perf_counter() - s)
     t["ask"].append(bot.ask(q).timings_ms["total"] / 1000)
 out = {k: [float(np.percentile(v, 50)) * 1000, float(np.percentile(v, 95)) * 1000] for k, v in t.items()}
 # VmHWM, not getrusage's ru_maxrss: that one carries over the parent's peak across fork and exec.
@@ -135,38 +149,91 @@ def rank_bm25_p50(corpus: Path, index_dir: Path, questions: list[str], limit_s: 
     return float(run.stdout.strip().splitlines()[-1])
 
 
-def build(corpus: Path, index_dir: Path, settings: Settings) -> dict:
+# A fresh build in its own process, so that its peak memory is its own.
+BUILD = r"""
+import json, sys, time
+sys.path.insert(0, "benchmarks")
+from scale import RandomEncoder
+from qa.build import build_index
+from qa.config import Settings
+settings = Settings.from_env(corpus_dir=sys.argv[1], index_dir=sys.argv[2])
+started = time.perf_counter()
+report = build_index(settings, encoder=RandomEncoder(), progress=False)
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({"size": report.chunks, "build_s": round(time.perf_counter() - started - report.encode_seconds, 1),
+                  "build_rss_mb": round(int(status["VmHWM"].split()[0]) / 1024), "segments": report.segments,
+                  "dense_index": report.dense_index["type"]}))
+"""
+
+
+def build(corpus: Path, index_dir: Path) -> dict:
     """A fresh build; what it measured is also kept beside the index, for --reuse."""
     shutil.rmtree(index_dir, ignore_errors=True)
-    started = time.perf_counter()
-    report = build_index(settings, encoder=RandomEncoder(), progress=False)
-    built = {"size": report.chunks, "build_s": round(time.perf_counter() - started - report.encode_seconds, 1),
-             "dense_index": report.dense_index["type"]}
+    run = subprocess.run([sys.executable, "-c", BUILD, str(corpus), str(index_dir)], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    built = json.loads(run.stdout.strip().splitlines()[-1])
     index_dir.with_name(index_dir.name + ".build.json").write_text(json.dumps(built))
     return built
 
 
-def bench(size: int, pool: list[str], questions: list[str], workdir: Path, reuse: bool,
-          rank_bm25_limit_s: float) -> dict:
+def probe(corpus: Path, index_dir: Path, questions: list[str]) -> dict:
+    run = subprocess.run([sys.executable, "-c", PROBE, str(corpus), str(index_dir), json.dumps(questions)],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def updates(corpus: Path, index_dir: Path, workdir: Path, pool: list[str], questions: list[str], additions: int,
+            optimize: bool) -> dict:
+    """Adds, removes and merges on hard-linked copies of the corpus and the index; returns the timings."""
+    work_corpus, work_index = workdir / "update-corpus", workdir / "update-index"
+    for source, target in ((corpus, work_corpus), (index_dir, work_index)):
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(["cp", "-al", str(source), str(target)], check=True)
+    settings = Settings.from_env(corpus_dir=work_corpus, index_dir=work_index)
+
+    def timed(**kwargs) -> float:
+        started = time.perf_counter()
+        build_index(settings, encoder=RandomEncoder(), progress=False, **kwargs)
+        return time.perf_counter() - started
+
+    singles = []
+    for n in range(additions):
+        write_articles(work_corpus / f"added-{n:04d}.jsonl", 1, pool, seed=n + 1)
+        singles.append(timed())
+    row = {"add1_s_p50": round(float(np.median(singles)), 2), "add1_s_max": round(max(singles), 2),
+           "ask_after_ms_p50": round(probe(work_corpus, work_index, questions)["ask"][0], 2)}
+    (work_corpus / "added-0000.jsonl").unlink()
+    row["remove1_s"] = round(timed(), 2)
+    write_articles(work_corpus / "added-1000.jsonl", 1000, pool, seed=0)
+    row["add1000_s"] = round(timed(), 2)
+    row["segments_after"] = len(json.loads((work_index / "builds" / (work_index / "CURRENT").read_text()
+                                            / "manifest.json").read_text())["segments"])
+    if optimize:
+        row["optimize_s"] = round(timed(optimize=True), 1)
+    shutil.rmtree(work_corpus)
+    shutil.rmtree(work_index)
+    return row
+
+
+def bench(size: int, pool: list[str], questions: list[str], workdir: Path, args) -> dict:
     corpus, index_dir = workdir / f"corpus-{size}", workdir / f"index-{size}"
     if not corpus.exists():
         write_collection(corpus, size, pool)
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=index_dir)
     kept = index_dir.with_name(index_dir.name + ".build.json")
-    built = json.loads(kept.read_text()) if reuse and kept.is_file() else build(corpus, index_dir, settings)
-    probe = subprocess.run([sys.executable, "-c", PROBE, str(corpus), str(index_dir), json.dumps(questions)],
-                           capture_output=True, text=True, cwd=ROOT, check=True)
-    measured = json.loads(probe.stdout.strip().splitlines()[-1])
+    built = json.loads(kept.read_text()) if args.reuse and kept.is_file() else build(corpus, index_dir)
+    measured = probe(corpus, index_dir, questions)
     row = {
         **built, "disk_mb": round(disk_mb(index_dir), 1), "rss_mb": round(measured["rss_mb"]),
         **{f"{name}_ms_p{p}": round(measured[stage][i], 2) for name, stage in STAGES.items()
            for i, p in enumerate((50, 95))},
     }
-    reference = rank_bm25_p50(corpus, index_dir, questions, rank_bm25_limit_s)
+    reference = rank_bm25_p50(corpus, index_dir, questions, args.rank_bm25_limit)
     if reference is None:
-        row["rank_bm25_over_s"] = rank_bm25_limit_s
+        row["rank_bm25_over_s"] = args.rank_bm25_limit
     else:
         row["rank_bm25_ms_p50"] = round(reference, 1)
+    if args.additions:
+        row.update(updates(corpus, index_dir, workdir, pool, questions, args.additions, size <= args.optimize_up_to))
     return row
 
 
@@ -179,16 +246,21 @@ def main(argv=None) -> int:
                         help="seconds rank-bm25 may take to build and answer 10 questions before it is given up")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the indexes an earlier run left in --workdir (their build_s is that run's)")
+    parser.add_argument("--additions", type=int, default=100, help="single-article additions to time (0: none)")
+    parser.add_argument("--optimize-up-to", type=int, default=100_000,
+                        help="largest size at which every segment is merged into one (optimize_s)")
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     pool = sentence_pool()
     questions = [q.question for q in load_squad().questions[::200]][:50]
-    header = ["size", "build_s", "disk_mb", "rss_mb", "bm25_ms_p50", "bm25_ms_p95", "rank_bm25_ms_p50", "dense_ms_p50",
-              "dense_ms_p95", "fusion_ms_p50", "fusion_ms_p95", "ask_ms_p50", "ask_ms_p95", "dense_index"]
+    header = ["size", "build_s", "build_rss_mb", "segments", "disk_mb", "rss_mb", "bm25_ms_p50", "bm25_ms_p95",
+              "rank_bm25_ms_p50", "dense_ms_p50", "dense_ms_p95", "fusion_ms_p50", "fusion_ms_p95", "ask_ms_p50",
+              "ask_ms_p95", "dense_index", "add1_s_p50", "add1_s_max", "ask_after_ms_p50", "remove1_s", "add1000_s",
+              "segments_after", "optimize_s"]
     if not args.json:
         print(" | ".join(header))
     for size in (int(s) for s in args.sizes.split(",")):
-        row = bench(size, pool, questions, workdir, args.reuse, args.rank_bm25_limit)
+        row = bench(size, pool, questions, workdir, args)
         if args.json:
             print(json.dumps(row), flush=True)
         else:

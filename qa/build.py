@@ -5,31 +5,23 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import logging
-import os
 import shutil
 import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from .config import Settings
 from .embed import Encoder
-from .commit import Commit, new_name
-from .index import (DAMAGED_SUFFIX, IndexDamaged, IndexMismatch, IndexShrink, IndexWriteError, _compat,
-                    check_manifest, current_build, load_manifest, verify_files)
+from .commit import BuildRun
+from .index import (DAMAGED_SUFFIX, IndexDamaged, IndexMismatch, IndexWriteError, check_manifest, current_build, load_manifest, verify_files)
 from .ingest import Skipped, display_path, scan_corpus
 from .merge import merge_segments
-from .segment import SegmentInfo
 from .write import write_segments
 
 log = logging.getLogger(__name__)
-
-SHRINK_LIMIT = 0.5  # the largest share of the index's articles a build may remove without allow_shrink
-
 
 @dataclass
 class BuildReport:
@@ -108,7 +100,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
             _clear_stale(index_dir, live.name, None)  # what a killed build left behind (the lock is ours)
             return report
         encoder = encoder or Encoder.from_settings(settings)
-        run = _Run(settings, report, previous, live, checkpoint, allow_shrink,
+        run = BuildRun(settings, report, previous, live, checkpoint, allow_shrink,
                    previous["embedding_dim"] if previous else encoder.dim)
         try:
             try:
@@ -116,6 +108,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
                 changed = [f for f in scan.files if run.commit.files.get(f.rel_id) != f.fingerprint]
                 report.reused_files = len(scan.files) - len(changed) if previous else 0
                 report.removed_files = len(set(run.commit.files) - set(fingerprints))
+                if changed:
+                    run.embedding_with(encoder)
                 write_segments(changed, settings, encoder, run.new_segment,
                                lambda info: run.segment_done(info, fingerprints), report, progress, checkpoint)
                 run.finish(fingerprints, scan.skipped)
@@ -131,97 +125,6 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
     return report
 
 
-class _Run:
-    """One build's commits: the state it changes, the commit folder being written, what it removed."""
-
-    def __init__(self, settings: Settings, report: BuildReport, previous: dict | None, live: Path | None,
-                 checkpoint, allow_shrink: bool, dim: int):
-        self.settings, self.report, self.checkpoint, self.allow_shrink = settings, report, checkpoint, allow_shrink
-        self.index_dir = settings.index_dir
-        self.commit = Commit.of(previous, live)
-        # A rebuild starts from nothing: what it removes is the live index's articles it does not write again.
-        self.previous_ids = _live_ids(live) if previous is None and live is not None else None
-        self.previous_articles = previous["counts"]["articles"] if previous else len(self.previous_ids or ())
-        self.progressive = previous is not None or live is None  # a rebuild keeps the old index until it is done
-        self.writing: Path | None = None  # the commit folder being written
-        self.live_name = live.name if live is not None else None
-        self.deleted_ids: set[str] = set()
-        self.added_ids: set[str] = set()
-        self.unread: list[Skipped] = []  # corpus files not even fingerprinted, known at the end
-        report.dim = dim
-
-    def new_segment(self) -> Path:
-        if self.writing is None:
-            self.writing = self.index_dir / "builds" / new_name()
-            self.writing.mkdir(parents=True)
-        return self.writing / new_name()
-
-    def segment_done(self, info: SegmentInfo, fingerprints: dict) -> None:
-        folder = self.writing / info.name
-        self.commit.add(info, folder)
-        self.deleted_ids.update(i for _, _, i in self.commit.delete_files(info.files, keep=info.name))
-        self.added_ids |= _article_ids(folder / "store.sqlite")
-        self.commit.files.update({f: fingerprints[f] for f in info.files})
-        if self.progressive:
-            self.go_live()
-
-    def finish(self, fingerprints: dict, unread: list[Skipped]) -> None:
-        """The last commit of the build: removed (and changed but now unreadable) files' articles deleted."""
-        stale = {f for f, p in self.commit.files.items() if fingerprints.get(f) != p}
-        self.deleted_ids.update(i for _, _, i in self.commit.delete_files(stale))
-        self.commit.files = dict(fingerprints)
-        self.unread = unread
-        self.go_live()
-
-    def go_live(self) -> None:
-        removed = (self.previous_ids if self.previous_ids is not None else self.deleted_ids) - self.added_ids
-        self.report.removed_articles = len(removed)
-        self.check_shrink(len(removed))
-        folder = self.writing or self.index_dir / "builds" / new_name()
-        counts = self.commit.counts
-        self.report.articles, self.report.chunks, self.report.sentences = (counts["articles"], counts["chunks"],
-                                                                            counts["sentences"])
-        self.report.dense_index = self.commit.segments[-1]["dense_index"] if self.commit.segments else {}
-        self.report.segments = len(self.commit.segments)
-        self.commit.write(self.index_dir, folder, _manifest(self.settings, self.report, self.unread), self.checkpoint)
-        self.live_name, self.writing = folder.name, None
-
-    def check_shrink(self, removed: int) -> None:
-        if self.previous_articles and not self.allow_shrink:
-            _check_shrink(removed, self.previous_articles, self.settings)
-
-    def removed_before_build(self, fingerprints: dict) -> int:
-        """The articles the build certainly removes, known before anything is embedded: those of files that are gone
-        (what changed files give is known only after)."""
-        if self.previous_ids is not None:  # a full rebuild: only an empty corpus tells in advance
-            return 0 if fingerprints else len(self.previous_ids)
-        return len(self.commit.articles_of(set(self.commit.files) - set(fingerprints)))
-
-    def discard(self) -> None:
-        if self.writing is not None:
-            shutil.rmtree(self.writing, ignore_errors=True)
-
-
-def _article_ids(store: Path) -> set[str]:
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        return {row[0] for row in db.execute("SELECT id FROM articles")}
-    finally:
-        db.close()
-
-
-def _live_ids(live: Path) -> set[str]:
-    """Ids of the articles of a commit that could not be opened (another format, or damaged), as far as they can be
-    read: what a rebuild could remove."""
-    ids = set()
-    for store in live.glob("**/store.sqlite"):
-        try:
-            ids |= _article_ids(store)
-        except sqlite3.Error:
-            pass  # a damaged store: nothing to compare with
-    return ids
-
-
 def _up_to_date(report: BuildReport, manifest: dict, unread: list[Skipped]) -> None:
     """The report of a build that had nothing to do: the live index's counts and skips."""
     counts = manifest["counts"]
@@ -231,19 +134,6 @@ def _up_to_date(report: BuildReport, manifest: dict, unread: list[Skipped]) -> N
     report.segments = len(manifest["segments"])
     report.skipped = _sorted([Skipped(**s) for s in manifest.get("skipped", [])] + unread)
     report.up_to_date, report.reused_files = True, len(manifest["files"])  # the same files as now
-
-
-def _manifest(settings: Settings, report: BuildReport, unread: list[Skipped]) -> dict:
-    """A commit's manifest, but for what ``Commit.write`` adds (segments, files, their records, counts)."""
-    return {
-        **_compat(settings),
-        "embedding_dim": report.dim,
-        "embedding_backend": settings.backend,  # informational: backends give vectors within bf16 rounding
-        "corpus": str(settings.corpus_dir),
-        "skipped": [asdict(s) for s in report.skipped],  # files of ``files`` that gave no article
-        "unread": [asdict(s) for s in unread],  # files not even fingerprinted (for the record)
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 def _sorted(skipped: list[Skipped]) -> list[Skipped]:
@@ -270,14 +160,6 @@ def _open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> tuple[
         if not rebuild:
             log.info("%s; rebuilding everything", str(exc).split(";")[0])
         return None, None
-
-
-def _check_shrink(removed: int, total: int, settings: Settings) -> None:
-    if total and removed > total * SHRINK_LIMIT:
-        raise IndexShrink(
-            f"refusing to remove {removed} of the {total} articles in the index at {settings.index_dir} (more than "
-            f"{SHRINK_LIMIT:.0%}; is {display_path(settings.corpus_dir)} the right, complete corpus folder?): run "
-            f"`qa index --allow-shrink` to remove them")
 
 
 def _write_failure(exc: Exception, index_dir: Path) -> IndexWriteError:

@@ -1,7 +1,7 @@
 """All settings in one place, with defaults that work on the bundled collection.
 
 ``Settings.from_env`` is the one place the environment is read: the paths and the model (``QA_CORPUS``,
-``QA_INDEX_DIR``, ``QA_MODEL``, ``QA_BACKEND``), the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``,
+``QA_INDEX_DIR``, ``QA_MODEL``, ``QA_BACKEND``, ``QA_DEVICE``), the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``,
 ``QA_HNSW_EF_CONSTRUCTION``: used by the next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened), the reranker
 (``QA_RERANKER``: ``on`` for the bundled one, a folder for another, ``off``, the default, for the fast selector alone),
 the feedback file (``QA_FEEDBACK``) and the limits on what a build reads (``QA_MAX_FILE_MB``: larger files are
@@ -89,7 +89,7 @@ class SegmentSettings:
     ``merge_factor`` chunks) are merged into one while the result stays under ``max_merged_chunks``; ``qa index
     --optimize`` merges them all."""
 
-    max_chunks: int = 100_000
+    max_chunks: int = 1_000_000  # a segment this big builds in under 3 GB (README: At scale)
     merge_factor: int = 10
     max_merged_chunks: int = 250_000
 
@@ -114,7 +114,9 @@ class Settings:
     # torch needs nothing extra; "openvino" encodes about 2x faster but needs its extra (README: Using it); both
     # "openvino" and "onnx" export the model locally on first use
     backend: str = "torch"
+    device: str = "auto"  # auto: CUDA when torch sees a GPU, else the CPU (qa.embed)
     batch_size: int = 64
+    gpu_batch_size: int = 1024  # texts per batch on a GPU, in half precision
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     dense: DenseSettings = field(default_factory=DenseSettings)
     segments: SegmentSettings = field(default_factory=SegmentSettings)
@@ -131,6 +133,7 @@ class Settings:
             "index_dir": os.environ.get("QA_INDEX_DIR"),
             "model": os.environ.get("QA_MODEL"),
             "backend": os.environ.get("QA_BACKEND"),
+            "device": os.environ.get("QA_DEVICE"),
             "feedback_file": os.environ.get("QA_FEEDBACK", "").strip(),
         }
         values = {k: v for k, v in env.items() if v}
@@ -192,6 +195,7 @@ def environment_help() -> str:
     rows = [
         ("QA_CORPUS", "article folder", s.corpus_dir), ("QA_INDEX_DIR", "index folder", s.index_dir),
         ("QA_MODEL", "embedding model (name or folder)", s.model), ("QA_BACKEND", "torch, openvino or onnx", s.backend),
+        ("QA_DEVICE", "auto, cpu or cuda[:N]: where the encoder runs", s.device),
         ("QA_RERANKER", "on, off, or a reranker folder", "on" if s.reranker.enabled else "off"),
         ("QA_FEEDBACK", "feedback file", "feedback.jsonl beside the index folder"),
         *((var, f"dense index: {name}", getattr(dense, name)) for name, var in DENSE_ENV.items()),

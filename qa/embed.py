@@ -1,7 +1,11 @@
 """The dense encoder: a sentence-transformers model, loaded lazily (importing torch takes seconds).
 
+The device (``QA_DEVICE``): "auto" (the default) encodes on CUDA when torch sees a GPU, in half precision and in
+batches of ``gpu_batch_size``, else on the CPU; "cpu" or "cuda[:N]" choose. Vectors from either answer the same (they
+differ by half-precision rounding); the index records which built it.
+
 The backend is sentence-transformers' own ``backend=``: "torch" (default), or "openvino" / "onnx" when their extras are
-installed. Those export the model from its local weights on first use (no download) and keep the export in
+installed (CPU only). Those export the model from its local weights on first use (no download) and keep the export in
 ``$XDG_CACHE_HOME/news-qa/`` (default ``~/.cache/news-qa/``), so later starts load it in a fraction of a second.
 """
 from __future__ import annotations
@@ -10,6 +14,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import warnings
 from contextlib import contextmanager
@@ -50,18 +55,53 @@ def export_dir(path: str, backend: str) -> Path:
     return root / f"{Path(path).name}-{digest}"
 
 
+def pick_device(requested: str, backend: str) -> str:
+    """The torch device to encode on: CUDA for "auto" when there is a GPU (and the backend is torch), else the CPU."""
+    requested = requested.strip().lower()
+    if requested not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", requested):
+        raise ModelLoadError(f"unknown device {requested!r} (QA_DEVICE); use auto, cpu or cuda[:N]")
+    if requested == "cpu" or (requested == "auto" and backend != "torch"):
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        if backend != "torch":
+            raise ModelLoadError(f"the {backend} backend encodes on the CPU only; use QA_BACKEND=torch with a GPU")
+        return "cuda" if requested == "auto" else requested
+    if requested == "auto":
+        return "cpu"
+    raise ModelLoadError(f"QA_DEVICE={requested} but torch sees no CUDA device; use QA_DEVICE=cpu or auto")
+
+
 class Encoder:
-    def __init__(self, model: str, batch_size: int = 64, backend: str = "torch"):
+    def __init__(self, model: str, batch_size: int = 64, backend: str = "torch", device: str = "auto",
+                 gpu_batch_size: int = 1024):
         if backend not in BACKENDS:
             raise ModelLoadError(f"unknown backend {backend!r} (QA_BACKEND); use one of {', '.join(BACKENDS)}")
         self.name = model
         self.batch_size = batch_size
         self.backend = backend
+        self.requested_device, self.gpu_batch_size = device, gpu_batch_size
         self._model = None
+        self._device: str | None = None
 
     @classmethod
     def from_settings(cls, settings) -> "Encoder":
-        return cls(settings.model, settings.batch_size, settings.backend)
+        return cls(settings.model, settings.batch_size, settings.backend, settings.device, settings.gpu_batch_size)
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = pick_device(self.requested_device, self.backend)
+        return self._device
+
+    @property
+    def dtype(self) -> str:
+        return "float32" if self.device == "cpu" else "float16"
+
+    @property
+    def batch(self) -> int:
+        return self.batch_size if self.device == "cpu" else self.gpu_batch_size
 
     @property
     def model(self):
@@ -76,7 +116,9 @@ class Encoder:
             path = resolve_model(self.name)
             try:
                 if self.backend == "torch":
-                    self._model = SentenceTransformer(path, device="cpu")
+                    self._model = SentenceTransformer(path, device=self.device)
+                    if self.device != "cpu":
+                        self._model.half()
                 else:
                     self._model = self._load_exported(SentenceTransformer, path)
             except (OSError, ValueError) as exc:
@@ -120,10 +162,11 @@ class Encoder:
         # Length-sorted batches waste less work on padding; the result is put back in input order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for lo in range(0, len(texts), self.batch_size):
-            rows = order[lo:lo + self.batch_size]
+        batch = self.batch
+        for lo in range(0, len(texts), batch):
+            rows = order[lo:lo + batch]
             out[rows] = self.model.encode(
-                [texts[i] for i in rows], batch_size=self.batch_size, normalize_embeddings=True,
+                [texts[i] for i in rows], batch_size=batch, normalize_embeddings=True,
                 convert_to_numpy=True, show_progress_bar=False,
             )
             if progress:

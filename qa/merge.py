@@ -20,7 +20,7 @@ from .config import SegmentSettings
 from .segment import VECTOR_BLOCK, SegmentWriter
 
 if TYPE_CHECKING:
-    from .build import _Run
+    from .commit import BuildRun
 
 log = logging.getLogger("qa.build")
 
@@ -42,7 +42,7 @@ def pick(segments: list[dict], settings: SegmentSettings, optimize: bool) -> lis
     return []
 
 
-def merge_segments(run: "_Run", optimize: bool, progress: bool) -> None:
+def merge_segments(run: "BuildRun", optimize: bool, progress: bool) -> None:
     """Merges what ``pick`` chooses, committing each merge, until nothing is left to merge."""
     while group := pick(run.commit.segments, run.settings.segments, optimize):
         optimize = False  # one merge of everything is enough
@@ -54,7 +54,8 @@ def merge_segments(run: "_Run", optimize: bool, progress: bool) -> None:
         log.info("merged %d segments into one of %d chunks", len(group), info.counts["chunks"])
         first = min(run.commit.segments.index(s) for s in group)
         run.commit.drop({s["name"] for s in group})
-        run.commit.add(info, folder, at=first)
+        encoders = [s.get("encoder") for s in group]
+        run.commit.add(info, folder, encoders[0] if all(e == encoders[0] for e in encoders) else None, at=first)
         run.go_live()
 
 

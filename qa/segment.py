@@ -65,10 +65,13 @@ class SegmentWriter:
         self.sentence_file.write(np.ascontiguousarray(sentence_vectors, dtype=np.float16).tobytes())
 
     def finish(self, progress=None) -> SegmentInfo:
-        """Writes the dense index, the sentence vectors and the postings; the raw vector files are removed."""
+        """Writes the postings, the dense index and the sentence vectors (one after the other, so that their memory
+        never adds up); the raw vector files are removed."""
         self.chunk_file.close()
         self.sentence_file.close()
         self.store.close()
+        self.postings.postings().save(self.folder)
+        self.postings = None
         n_chunks, n_sentences = self.store.n_chunks, self.store.n_sentences
         raw_chunks = self.folder / "chunks.f32"
         chunk_vectors = np.memmap(raw_chunks, dtype=np.float32, mode="r", shape=(n_chunks, self.dim)) \
@@ -92,7 +95,6 @@ class SegmentWriter:
         out.flush()
         del out
         raw_sentences.unlink()
-        self.postings.postings().save(self.folder)
         counts = {"articles": self.store.n_articles, "chunks": n_chunks, "sentences": n_sentences}
         return SegmentInfo(self.folder.name, counts, params, self.files)
 
