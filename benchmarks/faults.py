@@ -331,7 +331,7 @@ def damaged_files(root: Path, encoder: Encoder, articles: int) -> list[Case]:
     build_index(pristine, encoder=encoder, progress=False)
     before_ids = index_articles(pristine) or set()
     live = current_build(pristine.index_dir)
-    parts = sorted(p.name for p in live.iterdir()) + ["CURRENT"]
+    parts = sorted(str(p.relative_to(live)) for p in live.rglob("*") if p.is_file()) + ["CURRENT"]
 
     cases = []
     for n, part in enumerate(parts):

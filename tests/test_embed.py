@@ -32,3 +32,28 @@ def test_openvino_exports_once_and_agrees_with_torch(tmp_path, monkeypatch, capl
     assert len(list(tmp_path.glob("news-qa/openvino/*/openvino/openvino_model.xml"))) == 1
     assert not list(tmp_path.glob("news-qa/openvino/.*"))  # no partial export left
     assert np.allclose(again, vectors, atol=1e-3)
+
+
+def test_the_device_is_the_best_there_is_and_recorded_in_the_index(tmp_path, encoder):
+    import torch
+
+    from qa.build import build_index
+    from qa.config import Settings
+    from qa.index import read_manifest
+
+    gpu = torch.cuda.is_available()
+    auto = Encoder(DEFAULT_MODEL)
+    assert auto.device == ("cuda" if gpu else "cpu") and auto.dtype == ("float16" if gpu else "float32")
+    assert Encoder(DEFAULT_MODEL, device="cpu").device == "cpu"
+    with pytest.raises(ModelLoadError, match=r"unknown device 'tpu' \(QA_DEVICE\)"):
+        Encoder(DEFAULT_MODEL, device="tpu").device
+    if not gpu:
+        with pytest.raises(ModelLoadError, match="torch sees no CUDA device; use QA_DEVICE=cpu or auto"):
+            Encoder(DEFAULT_MODEL, device="cuda").device
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Summit ends\n\nThe summit ended on Friday in Geneva.\n")
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, encoder=encoder, progress=False)
+    (segment,) = read_manifest(settings.index_dir)["segments"]
+    assert segment["encoder"] == {"backend": "torch", "device": encoder.device, "dtype": encoder.dtype}
