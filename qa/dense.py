@@ -16,21 +16,27 @@ ADD_BLOCK = 65_536  # vectors added per call, so that a long HNSW construction c
 
 
 def build(vectors: np.ndarray, settings: DenseSettings, progress=None):
-    """A faiss index over unit vectors (inner product = cosine), and its manifest entry. ``progress`` is called with
-    the number of vectors added."""
+    """A faiss index over unit vectors (inner product = cosine), and its manifest entry."""
+    n, dim = vectors.shape
+    return build_from_blocks((vectors[lo:lo + ADD_BLOCK] for lo in range(0, n, ADD_BLOCK)), n, dim, settings,
+                             progress)
+
+
+def build_from_blocks(blocks, n: int, dim: int, settings: DenseSettings, progress=None):
+    """A faiss index over n unit vectors of ``dim`` (inner product = cosine), given as an iterable of row blocks,
+    and its manifest entry. ``progress`` is called with the number of vectors added."""
     import faiss
 
-    n, dim = vectors.shape
     if n < settings.exact_below:
         index, params = faiss.IndexFlatIP(dim), {"type": "flat"}
     else:
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.ef_construction
         params = {"type": "hnsw", "m": settings.hnsw_m, "ef_construction": settings.ef_construction}
-    for lo in range(0, n, ADD_BLOCK):
-        index.add(np.ascontiguousarray(vectors[lo:lo + ADD_BLOCK], dtype=np.float32))
+    for block in blocks:
+        index.add(np.ascontiguousarray(block, dtype=np.float32))
         if progress:
-            progress(min(ADD_BLOCK, n - lo))
+            progress(len(block))
     return index, params
 
 

@@ -8,6 +8,7 @@ turned into the faiss index and the .npy at the end), so writing a segment holds
 from __future__ import annotations
 
 import errno
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,30 +74,32 @@ class SegmentWriter:
         self.postings.postings().save(self.folder)
         self.postings = None
         n_chunks, n_sentences = self.store.n_chunks, self.store.n_sentences
-        raw_chunks = self.folder / "chunks.f32"
-        chunk_vectors = np.memmap(raw_chunks, dtype=np.float32, mode="r", shape=(n_chunks, self.dim)) \
-            if n_chunks else np.zeros((0, self.dim), dtype=np.float32)
-        dense, params = dense_index.build(chunk_vectors, self.settings.dense, progress=progress)
+        raw_chunks, raw_sentences = self.folder / "chunks.f32", self.folder / "sentences.f16"
+        dense, params = dense_index.build_from_blocks(_blocks(raw_chunks, n_chunks, self.dim), n_chunks, self.dim,
+                                                      self.settings.dense, progress=progress)
         try:
             dense_index.save(dense, self.folder / "chunks.faiss")
         except RuntimeError as exc:  # how faiss reports a failed write; its text carries strerror
             text = str(exc).splitlines()[0] if str(exc) else "write failed"
             raise OSError(errno.ENOSPC if "No space left" in text else errno.EIO, f"chunks.faiss: {text}") from exc
-        del dense, chunk_vectors
+        del dense
         raw_chunks.unlink()
-        raw_sentences = self.folder / "sentences.f16"
-        out = np.lib.format.open_memmap(self.folder / "sentence_vectors.npy", mode="w+", dtype=np.float16,
-                                        shape=(n_sentences, self.dim))
-        if n_sentences:
-            source = np.memmap(raw_sentences, dtype=np.float16, mode="r", shape=(n_sentences, self.dim))
-            for lo in range(0, n_sentences, VECTOR_BLOCK):
-                out[lo:lo + VECTOR_BLOCK] = source[lo:lo + VECTOR_BLOCK]
-            del source
-        out.flush()
-        del out
+        # The .npy is a header and the raw rows: streamed, not mapped (mapped pages would count as this process's)
+        with open(self.folder / "sentence_vectors.npy", "wb") as out, open(raw_sentences, "rb") as raw:
+            np.lib.format.write_array_header_1_0(out, {"descr": "<f2", "fortran_order": False,
+                                                       "shape": (n_sentences, self.dim)})
+            shutil.copyfileobj(raw, out, 1 << 24)
         raw_sentences.unlink()
         counts = {"articles": self.store.n_articles, "chunks": n_chunks, "sentences": n_sentences}
         return SegmentInfo(self.folder.name, counts, params, self.files)
+
+
+def _blocks(path: Path, n: int, dim: int):
+    """The raw float32 rows of a file in blocks, read (not mapped)."""
+    with open(path, "rb") as f:
+        for lo in range(0, n, VECTOR_BLOCK):
+            rows = min(VECTOR_BLOCK, n - lo)
+            yield np.fromfile(f, dtype=np.float32, count=rows * dim).reshape(rows, dim)
 
 
 class OpenSegment:

@@ -191,3 +191,20 @@ def test_kill_9_during_an_add_or_a_merge_leaves_the_last_commit_answering(tmp_pa
     report = build_index(settings, encoder=HashEncoder(), progress=False, optimize=stage == "merge")
     assert report.articles == len(before) + (stage == "add")
     assert [p.name for p in (settings.index_dir / "builds").iterdir()] == [(settings.index_dir / "CURRENT").read_text()]
+
+
+def test_tiered_merge_policy():
+    from qa.merge import pick
+
+    def seg(name, chunks, deleted=()):
+        return {"name": name, "live": {"chunks": chunks}, "deleted": list(deleted)}
+
+    policy = SegmentSettings(merge_factor=3, max_merged_chunks=100)
+    small = [seg(f"s{i}", 4) for i in range(3)]
+    assert pick([seg("big", 5000)] + small[:2], policy, False) == []  # two of a tier: not yet
+    assert pick([seg("big", 5000)] + small, policy, False) == small  # three: merged
+    assert pick([seg("a", 40), seg("b", 50), seg("c", 30)], policy, False) == []  # would pass max_merged_chunks
+    tier1 = [seg(f"t{i}", 12) for i in range(4)]
+    assert pick(tier1, policy, False) == tier1[:3]  # merge_factor of them, not more
+    assert pick([seg("only", 10)], policy, True) == []  # nothing to optimize
+    assert pick([seg("only", 10, deleted=[3])], policy, True) != []  # but deleted rows to drop
