@@ -73,7 +73,8 @@ class _Lock:
 
 def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder | None = None,
                 progress: bool = True, allow_shrink: bool = False, optimize: bool = False,
-                checkpoint: Callable[[], None] | None = None) -> BuildReport:
+                checkpoint: Callable[[], None] | None = None, ray: str | None = None,
+                ray_workers: int | None = None) -> BuildReport:
     """Build or update the index of ``settings.corpus_dir`` in ``settings.index_dir``.
 
     New and changed files are embedded into new segments; a changed or removed file's old articles are marked
@@ -84,7 +85,9 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
     would remove more than half of the index's articles (unless ``allow_shrink``), IndexWriteError when the build
     cannot be written; the last commit stays live in every case. ``checkpoint`` is called between files, between
     embedding batches and just before each commit: whatever it raises stops the build there (the partial commit is
-    removed, the last one stays live) and is raised again.
+    removed, the last one stays live) and is raised again. ``ray`` ("local" or a cluster address) writes the new
+    segments on a Ray cluster (``qa.distributed``), with ``ray_workers`` actors (default: one per GPU, else per CPU),
+    and commits them once, at the end.
     """
     started = time.perf_counter()
     corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
@@ -101,17 +104,21 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
             return report
         encoder = encoder or Encoder.from_settings(settings)
         run = BuildRun(settings, report, previous, live, checkpoint, allow_shrink,
-                   previous["embedding_dim"] if previous else encoder.dim)
+                   previous["embedding_dim"] if previous else None if ray else encoder.dim)
         try:
             try:
                 run.check_shrink(run.removed_before_build(fingerprints))
                 changed = [f for f in scan.files if run.commit.files.get(f.rel_id) != f.fingerprint]
                 report.reused_files = len(scan.files) - len(changed) if previous else 0
                 report.removed_files = len(set(run.commit.files) - set(fingerprints))
-                if changed:
+                if changed and not ray:
                     run.embedding_with(encoder)
-                write_segments(changed, settings, encoder, run.new_segment,
-                               lambda info: run.segment_done(info, fingerprints), report, progress, checkpoint)
+                if ray:
+                    _write_on_ray(run, changed, fingerprints, ray, ray_workers)
+                    report.dim = report.dim or encoder.dim  # nothing was embedded: the driver's model says
+                else:
+                    write_segments(changed, settings, encoder, run.new_segment,
+                                   lambda info: run.segment_done(info, fingerprints), report, progress, checkpoint)
                 run.finish(fingerprints, scan.skipped)
                 merge_segments(run, optimize, progress)
             except (OSError, sqlite3.Error) as exc:
@@ -123,6 +130,21 @@ def build_index(settings: Settings, *, rebuild: bool = False, encoder: Encoder |
         report.damaged_build = _clear_stale(index_dir, run.live_name, damaged)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _write_on_ray(run: BuildRun, changed: list, fingerprints: dict, ray: str, workers: int | None) -> None:
+    from .distributed import write_on_ray
+
+    run.progressive = False
+    folder = run.new_segment().parent
+    for infos, encoder, dim, skipped, embedded, seconds in write_on_ray(changed, run.settings, folder,
+                                                                   None if ray == "local" else ray, workers):
+        run.encoder, run.report.dim = encoder, dim
+        for info in infos:
+            run.segment_done(info, fingerprints)
+        run.report.skipped += skipped
+        run.report.embedded_texts += embedded
+        run.report.encode_seconds += seconds
 
 
 def _up_to_date(report: BuildReport, manifest: dict, unread: list[Skipped]) -> None:

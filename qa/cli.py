@@ -24,7 +24,8 @@ def cmd_index(args) -> int:
     from .build import build_index
 
     settings = _settings(args)
-    report = build_index(settings, rebuild=args.rebuild, allow_shrink=args.allow_shrink, optimize=args.optimize)
+    report = build_index(settings, rebuild=args.rebuild, allow_shrink=args.allow_shrink, optimize=args.optimize,
+                         ray=args.ray, ray_workers=args.ray_workers)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
         return 0
@@ -218,6 +219,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="let this build remove more than half of the index's articles (refused otherwise)")
     p.add_argument("--optimize", action="store_true",
                    help="merge all segments into one (and drop deleted articles for good): the fastest to search")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="embed on a Ray cluster (pip install 'news-qa[ray]'); without an address, a local Ray instance")
+    p.add_argument("--ray-workers", type=int, metavar="N", help="Ray actors that embed (default: one per GPU, else CPU)")
     p.add_argument("--json", action="store_true", help="print the build report as one JSON object")
     p.set_defaults(run=cmd_index)
 

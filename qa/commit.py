@@ -137,7 +137,7 @@ class BuildRun:
     """One build's commits: the state it changes, the commit folder being written, what it removed."""
 
     def __init__(self, settings: Settings, report: BuildReport, previous: dict | None, live: Path | None,
-                 checkpoint, allow_shrink: bool, dim: int):
+                 checkpoint, allow_shrink: bool, dim: int | None):
         self.settings, self.report, self.checkpoint, self.allow_shrink = settings, report, checkpoint, allow_shrink
         self.index_dir = settings.index_dir
         self.commit = Commit.of(previous, live)
