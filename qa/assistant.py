@@ -49,11 +49,20 @@ class Assistant:
             return None
 
     def _open(self) -> None:
-        self.index = Index.open(self.settings.index_dir, self.settings)
+        self.index = Index.open(self.settings.index_dir, self.settings, self._shards())
         retriever = Retriever(self.index, self.encoder, self.settings.retrieval)
         self.pipeline = QueryPipeline(retriever, CandidateFinder(self.index, self.settings.selector),
                                       AnswerSelector(self.index, self.settings.selector), self.reranker,
                                       self.settings.reranker.combiner)
+
+    def _shards(self):
+        """The factory of the Ray actors that search the index, when ``settings.ray`` asks for them."""
+        if not self.settings.ray:
+            return None
+        from .shards import Shards
+
+        address = None if self.settings.ray == "local" else self.settings.ray
+        return lambda index: Shards(index, address, self.settings.ray_shards)
 
     def ask(self, question: str, *, k: int | None = None, mode: str | None = None,
             dates: DateRange | None = None, fast: bool = False, history: list[str] | None = None) -> Answer:

@@ -52,6 +52,21 @@ class Postings:
                            shape=(len(terms), len(arrays["lengths"])), copy=False)
         return cls(terms, tf, arrays["lengths"])
 
+    def score(self, query: dict[str, tuple[int, float]], norm: np.ndarray, alive: np.ndarray | None, k1: float,
+              out: np.ndarray) -> None:
+        """Adds the BM25 score of each of this segment's chunks to ``out``, for a query given as term -> (count in
+        the query, collection-wide idf); ``norm`` is each chunk's ``k1 * (1 - b + b * length / avgdl)``."""
+        for term, (count, idf) in query.items():
+            row = self.vocab.get(term)
+            if row is None:
+                continue
+            lo, hi = self.tf.indptr[row], self.tf.indptr[row + 1]
+            chunks, tf = np.asarray(self.tf.indices[lo:hi]), np.asarray(self.tf.data[lo:hi], dtype=np.float64)
+            weight = idf * tf * (k1 + 1) / (tf + norm[chunks])
+            if alive is not None:
+                weight *= alive[chunks]
+            out[chunks] += count * weight  # a chunk appears once per row: no collisions
+
     def chunk_terms(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(chunk, term row, count) of every posting of the given chunks, in term order: one pass over the data."""
         wanted = np.zeros(self.n_chunks, dtype=bool)
@@ -113,6 +128,7 @@ class BM25Index:
     def __init__(self, segments: list[Postings], alive: list[np.ndarray | None], k1: float = 1.5, b: float = 0.75,
                  epsilon: float = 0.25):
         self.segments, self.alive, self.k1 = segments, alive, k1
+        self.scorer = None  # where the postings are scored, when not here: qa.distributed.Shards
         self.offsets = np.concatenate([[0], np.cumsum([p.n_chunks for p in segments])]).astype(np.int64)
         n_docs = sum(p.n_chunks if a is None else int(a.sum()) for p, a in zip(segments, alive))
         total_length = sum(int(p.lengths.sum() if a is None else p.lengths[a].sum()) for p, a in zip(segments, alive))
@@ -154,21 +170,18 @@ class BM25Index:
     def matches(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The chunks with a positive BM25 score (ascending rows) and their scores; a repeated query term counts each
         time, as in rank-bm25. Only the posting rows of the query's terms are read."""
-        counts = Counter(t for t in query_tokens if t in self.vocab)
+        query = self.query(query_tokens)
+        if self.scorer is not None:
+            return self.scorer.bm25_matches(query)
         total = np.zeros(self.size)
-        for p, alive, norm, offset, ids in zip(self.segments, self.alive, self.norms, self.offsets, self.term_ids):
-            for term, count in counts.items():
-                row = p.vocab.get(term)
-                if row is None:
-                    continue
-                lo, hi = p.tf.indptr[row], p.tf.indptr[row + 1]
-                chunks, tf = np.asarray(p.tf.indices[lo:hi]), np.asarray(p.tf.data[lo:hi], dtype=np.float64)
-                weight = self.idf[ids[row]] * tf * (self.k1 + 1) / (tf + norm[chunks])
-                if alive is not None:
-                    weight *= alive[chunks]
-                total[offset + chunks] += count * weight  # a chunk appears once per row: no collisions
+        for p, alive, norm, offset in zip(self.segments, self.alive, self.norms, self.offsets):
+            p.score(query, norm, alive, self.k1, total[offset:offset + p.n_chunks])
         rows = np.flatnonzero(total > 0)
         return rows, total[rows]
+
+    def query(self, query_tokens: list[str]) -> dict[str, tuple[int, float]]:
+        """The query's terms that the collection holds, with their counts and collection-wide idf."""
+        return {t: (n, float(self.idf[self.vocab[t]])) for t, n in Counter(query_tokens).items() if t in self.vocab}
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk (rank-bm25's ``get_scores``)."""

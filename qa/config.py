@@ -1,7 +1,7 @@
 """All settings in one place, with defaults that work on the bundled collection.
 
 ``Settings.from_env`` is the one place the environment is read: the paths and the model (``QA_CORPUS``,
-``QA_INDEX_DIR``, ``QA_MODEL``, ``QA_BACKEND``, ``QA_DEVICE``), the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``,
+``QA_INDEX_DIR``, ``QA_MODEL``, ``QA_BACKEND``, ``QA_DEVICE``, ``QA_RAY``), the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``,
 ``QA_HNSW_EF_CONSTRUCTION``: used by the next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened), the reranker
 (``QA_RERANKER``: ``on`` for the bundled one, a folder for another, ``off``, the default, for the fast selector alone),
 the feedback file (``QA_FEEDBACK``) and the limits on what a build reads (``QA_MAX_FILE_MB``: larger files are
@@ -125,6 +125,9 @@ class Settings:
     reranker: RerankerSettings = field(default_factory=RerankerSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     feedback_file: Path | None = None  # thumbs up/down on answers; None: feedback.jsonl beside the index folder
+    # Search on Ray actors (qa.shards): None, "local" (a Ray instance started here) or a cluster's address
+    ray: str | None = None
+    ray_shards: int = 4
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -134,6 +137,7 @@ class Settings:
             "model": os.environ.get("QA_MODEL"),
             "backend": os.environ.get("QA_BACKEND"),
             "device": os.environ.get("QA_DEVICE"),
+            "ray": os.environ.get("QA_RAY"),
             "feedback_file": os.environ.get("QA_FEEDBACK", "").strip(),
         }
         values = {k: v for k, v in env.items() if v}
@@ -196,6 +200,7 @@ def environment_help() -> str:
         ("QA_CORPUS", "article folder", s.corpus_dir), ("QA_INDEX_DIR", "index folder", s.index_dir),
         ("QA_MODEL", "embedding model (name or folder)", s.model), ("QA_BACKEND", "torch, openvino or onnx", s.backend),
         ("QA_DEVICE", "auto, cpu or cuda[:N]: where the encoder runs", s.device),
+        ("QA_RAY", "search from Ray actors: local or an address", "off"),
         ("QA_RERANKER", "on, off, or a reranker folder", "on" if s.reranker.enabled else "off"),
         ("QA_FEEDBACK", "feedback file", "feedback.jsonl beside the index folder"),
         *((var, f"dense index: {name}", getattr(dense, name)) for name, var in DENSE_ENV.items()),

@@ -73,3 +73,12 @@ def search(index, query: np.ndarray, n: int, allowed: np.ndarray | None, setting
     scores, ids = index.search(q, n, params=params)
     keep = ids[0] >= 0
     return ids[0][keep], scores[0][keep]
+
+
+def best(found: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n best (row, score) pairs of several searches, best first."""
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    rows, scores = np.concatenate([r for r, _ in found]), np.concatenate([s for _, s in found])
+    order = np.argsort(-scores, kind="stable")[:n]
+    return rows[order], scores[order]

@@ -102,9 +102,11 @@ def write_on_ray(files: list, settings: Settings, folder: Path, address: str | N
     dataset = ray.data.from_items([{"group": g} for g in range(len(groups))], override_num_blocks=len(groups))
     cpus = 1 if gpus else max(1, int(resources.get("CPU", 1)) // workers)
     results = dataset.map_batches(
-        SegmentBuilder, batch_size=1, concurrency=min(workers, len(groups)), num_gpus=1 if gpus else 0,
-        num_cpus=cpus, fn_constructor_kwargs={"settings": settings, "folder": os.fspath(folder), "groups": groups,
-                                              "threads": cpus}).take_all()
+        SegmentBuilder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(workers, len(groups))),
+        num_gpus=1 if gpus else 0, num_cpus=cpus,
+        fn_constructor_kwargs={"settings": settings, "folder": os.fspath(folder), "groups": groups, "threads": cpus},
+    ).take_all()
     for row in sorted((json.loads(r["result"]) for r in results), key=lambda r: r["group"]):
         infos = [SegmentInfo(s["name"], s["counts"], s["dense_index"], set(s["files"])) for s in row["segments"]]
-        yield infos, row["encoder"], row["dim"], [Skipped(**s) for s in row["skipped"]], row["embedded"], row["encode_seconds"]
+        skipped = [Skipped(**s) for s in row["skipped"]]
+        yield infos, row["encoder"], row["dim"], skipped, row["embedded"], row["encode_seconds"]

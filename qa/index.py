@@ -188,19 +188,21 @@ class Index:
     collection, rows numbered across segments in order; deleted articles' rows keep their numbers but are never
     returned (``store.alive_chunk``) and count in no statistic."""
 
-    def __init__(self, folder: Path, manifest: dict, settings: Settings):
+    def __init__(self, folder: Path, manifest: dict, settings: Settings, shards=None):
         self.folder, self.manifest, self.settings = folder, manifest, settings
         index_dir = folder.parent.parent
         self.dim = manifest["embedding_dim"]
         self.segments: list[OpenSegment] = []
+        self.shards = None
         dead, at = [], Offsets()
         try:
             for seg in manifest["segments"]:
                 with _damage_named(index_dir, seg["name"]):
-                    opened = OpenSegment(folder / seg["name"], at, settings)
+                    opened = OpenSegment(folder / seg["name"], at, settings, dense=shards is None)
                 self.segments.append(opened)
                 counts = seg["counts"]
-                if (opened.dense.ntotal != counts["chunks"] or len(opened.store.chunk_article) != counts["chunks"]
+                if ((opened.dense is not None and opened.dense.ntotal != counts["chunks"])
+                        or len(opened.store.chunk_article) != counts["chunks"]
                         or opened.sentence_vectors.shape != (counts["sentences"], self.dim)
                         or opened.postings.n_chunks != counts["chunks"]
                         or len(opened.store.article_dates) != counts["articles"]
@@ -213,19 +215,22 @@ class Index:
             self.close()
             raise
         self.store = SegmentedStore([s.store for s in self.segments], np.array(dead, dtype=np.int64))
-        self.chunk_ends = np.array([s.offsets.chunk + s.dense.ntotal for s in self.segments], dtype=np.int64)
+        self.chunk_starts = np.array([s.offsets.chunk for s in self.segments], dtype=np.int64)
+        self.chunk_ends = self.chunk_starts + [s.postings.n_chunks for s in self.segments]
         self.sentence_starts = np.array([s.offsets.sentence for s in self.segments], dtype=np.int64)
+        for seg, lo, hi in zip(self.segments, self.chunk_starts, self.chunk_ends):
+            alive = self.store.alive_chunk[lo:hi]  # which of its chunks are not deleted; None when all are
+            seg.alive = None if alive.all() else alive
         r = settings.retrieval
-        self.bm25 = BM25Index([s.postings for s in self.segments], [self._alive(s) for s in self.segments],
+        self.bm25 = BM25Index([s.postings for s in self.segments], [s.alive for s in self.segments],
                               k1=r.bm25_k1, b=r.bm25_b, epsilon=r.bm25_epsilon)
-
-    def _alive(self, segment: OpenSegment) -> np.ndarray | None:
-        """Which of a segment's chunks are not deleted; None when all are."""
-        alive = self.store.alive_chunk[segment.offsets.chunk:segment.offsets.chunk + segment.dense.ntotal]
-        return None if alive.all() else alive
+        if shards is not None:
+            self.shards = shards(self)  # searches (BM25 and dense) on Ray actors: qa.distributed.Shards
+            self.bm25.scorer = self.shards
 
     @classmethod
-    def open(cls, index_dir: Path, settings: Settings) -> "Index":
+    def open(cls, index_dir: Path, settings: Settings, shards=None) -> "Index":
+        """The live commit, checked; ``shards``: a factory of the Ray actors that search it (None: this process)."""
         folder = current_build(index_dir)
         if folder is None and not any(p.name not in (".lock", "builds") for p in _entries(index_dir)):
             raise IndexMissing(f"{index_dir}: no index yet; build it with `qa index`")
@@ -235,7 +240,7 @@ class Index:
         manifest = load_manifest(folder, index_dir)
         check_manifest(manifest, settings, index_dir)
         verify_files(folder, manifest, index_dir)
-        return cls(folder, manifest, settings)
+        return cls(folder, manifest, settings, shards)
 
     def article_ids(self) -> set[str]:
         return {self.store.article(int(a)).id for a in self.store.live_articles()}
@@ -243,28 +248,18 @@ class Index:
     def dense_search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None):
         """Rows and inner products of the n chunks closest to ``query`` (among ``allowed`` rows when given), best
         first: each segment's n best, merged."""
-        rows, scores = [], []
-        for seg, alive in zip(self.segments, self.bm25.alive):
-            lo = seg.offsets.chunk
-            hi = lo + seg.dense.ntotal
-            if allowed is not None:
-                ids, found = dense_index.search(seg.dense, query, n, allowed[lo:hi], self.settings.dense)
-            else:  # deleted rows are few: ask for as many more and drop them, rather than filter every row
-                extra = 0 if alive is None else int((~alive).sum())
-                ids, found = dense_index.search(seg.dense, query, n + extra, None, self.settings.dense)
-                if alive is not None:
-                    keep = alive[ids]
-                    ids, found = ids[keep][:n], found[keep][:n]
-            rows.append(ids + lo)
-            scores.append(found)
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rows, scores = np.concatenate(rows), np.concatenate(scores)
-        order = np.argsort(-scores, kind="stable")[:n]
-        return rows[order], scores[order]
+        if self.shards is not None:
+            return self.shards.dense_search(query, n, allowed)
+        found = []
+        for seg, lo, hi in zip(self.segments, self.chunk_starts, self.chunk_ends):
+            ids, scores = seg.dense_search(query, n, None if allowed is None else allowed[lo:hi])
+            found.append((ids + lo, scores))
+        return dense_index.best(found, n)
 
     def chunk_vectors(self, rows) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if self.shards is not None:
+            return self.shards.chunk_vectors(rows)
         out = np.zeros((len(rows), self.dim), dtype=np.float32)
         which = np.searchsorted(self.chunk_ends, rows, side="right")
         for i in np.unique(which):
@@ -287,6 +282,8 @@ class Index:
     def close(self) -> None:
         for seg in self.segments:
             seg.close()
+        if self.shards is not None:
+            self.shards.close()
 
 
 def _entries(folder: Path) -> list[Path]:

@@ -103,14 +103,34 @@ def _blocks(path: Path, n: int, dim: int):
 
 
 class OpenSegment:
-    """A segment opened for search; ``dead`` holds its deleted articles (its own rows)."""
+    """A segment opened for search, numbered from ``offsets``. ``alive`` (set by the index) marks the chunks whose
+    article is not deleted; None when all are. A shard of a Ray cluster opens only what search needs (``store``
+    False); an index whose search is on shards opens no dense index (``dense`` False)."""
 
-    def __init__(self, folder: Path, offsets: Offsets, settings: Settings):
-        self.folder, self.offsets = folder, offsets
+    def __init__(self, folder: Path, offsets: Offsets, settings: Settings, *, store: bool = True, dense: bool = True):
+        self.folder, self.offsets, self.settings = folder, offsets, settings
+        self.alive: np.ndarray | None = None
         self.postings = Postings.load(folder)
-        self.dense = dense_index.load(folder / "chunks.faiss", settings.dense)
-        self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-        self.store = Store(folder / "store.sqlite", offsets)
+        self.dense = dense_index.load(folder / "chunks.faiss", settings.dense) if dense else None
+        if store:
+            self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+            self.store = Store(folder / "store.sqlite", offsets)
+        else:
+            self.sentence_vectors = self.store = None
+
+    def dense_search(self, query: np.ndarray, n: int, allowed: np.ndarray | None):
+        """This segment's rows (its own) and inner products of the n chunks closest to ``query``, among ``allowed``
+        (a mask of its rows) when given."""
+        if allowed is not None:
+            return dense_index.search(self.dense, query, n, allowed, self.settings.dense)
+        # Deleted rows are few: ask for as many more and drop them, rather than filter every row.
+        extra = 0 if self.alive is None else int((~self.alive).sum())
+        ids, scores = dense_index.search(self.dense, query, n + extra, None, self.settings.dense)
+        if self.alive is not None:
+            keep = self.alive[ids]
+            ids, scores = ids[keep][:n], scores[keep][:n]
+        return ids, scores
 
     def close(self) -> None:
-        self.store.close()
+        if self.store is not None:
+            self.store.close()

@@ -90,3 +90,23 @@ def test_a_failed_ray_build_commits_nothing(local_ray, tmp_path, encoder):
 
 def assistant_ids(corpus: Path) -> set[str]:
     return {p.stem for p in corpus.glob("*.txt")}
+
+
+def test_sharded_serving_answers_as_one_process(local_ray, tmp_path, encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index")
+    for path in sorted((REPO / "corpus").glob("*.txt")):  # a segment per article
+        shutil.copy(path, corpus)
+        build_index(settings, encoder=encoder, progress=False)
+    (corpus / sorted(p.name for p in corpus.iterdir())[1]).unlink()  # and a deleted one
+    build_index(settings, encoder=encoder, progress=False)
+    one = Assistant(settings, build_if_missing=False, encoder=encoder)
+    sharded = Assistant(dataclasses.replace(settings, ray="local", ray_shards=4), build_if_missing=False,
+                        encoder=encoder)
+    assert len(sharded.index.shards.actors) == 4 and len(sharded.index.segments) == 5
+    assert_same_retrieval(sharded.index, one.index, ["What was agreed in San Francisco?", "Taiwan"], encoder)
+    questions = [json.loads(line)["question"] for line in (REPO / "eval" / "sets" / "collection.jsonl").open()]
+    for question in questions:
+        assert sharded.ask(question, fast=True).answer == one.ask(question, fast=True).answer, question
+    sharded.index.close()

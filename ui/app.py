@@ -93,7 +93,8 @@ def run(args) -> int:
             print("qa ui: error: --auth must be user:password", file=sys.stderr)
             return 2
         auth = (user, password)
-    settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None))
+    settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None),
+                                 ray=getattr(args, "ray", None), ray_shards=getattr(args, "ray_shards", None))
     started = time.perf_counter()
     assistant = Assistant(settings, progress=True)
     print("qa ui: loading the embedding model", file=sys.stderr, flush=True)

@@ -26,4 +26,8 @@ def register(sub) -> None:
     p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
     p.add_argument("--corpus", help="article folder, where uploads go (default corpus/, or $QA_CORPUS)")
     p.add_argument("--auth", help="require a login, as user:password")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="search from Ray actors that hold the index's segments (pip install 'news-qa[ray]'); without "
+                        "an address, a local Ray instance")
+    p.add_argument("--ray-shards", type=int, metavar="N", help="Ray actors to place the segments on (default 4)")
     p.set_defaults(run=_run)
