@@ -38,8 +38,10 @@ def _parse(source, settings: Settings):
     return parsed
 
 
-def _read_ahead(pool, fn, items, depth: int = 16):
-    """``fn(item)`` for each item in order, computed up to ``depth`` items ahead in the pool."""
+def _read_ahead(pool, fn, items, depth: int = 2):
+    """``fn(item)`` for each item in order, computed up to ``depth`` items ahead in the pool. Parsing is far faster
+    than embedding, so two files ahead keep the encoder busy; more would hold more parsed files in memory (a .jsonl
+    file of thousands of articles, parsed, takes hundreds of MB)."""
     futures = deque()
     for item in items:
         futures.append((item, pool.submit(fn, item)))
