@@ -18,7 +18,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .config import Settings
-from .index import IndexWriteError
 from .ingest import Skipped
 from .segment import SegmentInfo
 
@@ -79,16 +78,22 @@ def _size(path: Path) -> int:
         return 0  # unreadable: its worker reports why
 
 
-def write_on_ray(files: list, settings: Settings, folder: Path, address: str | None, workers: int | None):
-    """Writes the files' segments on the cluster into ``folder``; yields, group by group in order, the segments
-    written (with the encoder that embedded them and its dimension), what was skipped, and the embedding counts."""
+def connect(address: str | None, what: str):
+    """The ``ray`` module, connected to the cluster at ``address`` (None: a local instance, started once); a one-line
+    error naming ``what`` needs it when the ray extra is not installed."""
     try:
         import ray
     except ImportError:
-        raise IndexWriteError("qa index --ray needs Ray: pip install 'news-qa[ray]' (or bash scripts/setup ui,ray)") \
-            from None
+        raise ValueError(f"{what} needs Ray: pip install 'news-qa[ray]' (or bash scripts/setup ui,ray)") from None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    return ray
+
+
+def write_on_ray(files: list, settings: Settings, folder: Path, address: str | None, workers: int | None):
+    """Writes the files' segments on the cluster into ``folder``; yields, group by group in order, the segments
+    written (with the encoder that embedded them and its dimension), what was skipped, and the embedding counts."""
+    ray = connect(address, "qa index --ray")
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = context.enable_auto_log_stats = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its progress lines, every few seconds

@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import Settings
 from .dense import best
+from .distributed import connect
 from .segment import OpenSegment
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,7 @@ class Shards:
     """The actors searching one opened index, and the fan-out."""
 
     def __init__(self, index, address: str | None, n_shards: int):
-        try:
-            import ray
-        except ImportError:
-            raise ValueError("searching from Ray actors (--ray, QA_RAY) needs Ray: pip install 'news-qa[ray]'") \
-                from None
-
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        ray = connect(address, "searching from Ray actors (--ray, QA_RAY)")
         self.ray, self.dim = ray, index.dim
         order = sorted(range(len(index.segments)), key=lambda i: -index.segments[i].postings.n_chunks)
         placed: list[list[int]] = [[] for _ in range(max(1, min(n_shards, len(order))))]
