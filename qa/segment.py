@@ -31,7 +31,7 @@ class SegmentInfo:
     name: str
     counts: dict
     dense_index: dict
-    files: set[str] = field(default_factory=set)  # the corpus files whose articles it holds
+    files: set[str] = field(default_factory=set)  # the corpus files a build read into it (a merge: none)
 
 
 class SegmentWriter:
@@ -52,7 +52,6 @@ class SegmentWriter:
                     windows: list[tuple[int, int]], term_counts: list[Counter] | None) -> tuple[int, int]:
         """Adds an article's rows (its vectors follow with ``add_vectors``, in the same order); ``term_counts`` per
         chunk, or None when they come with ``add_postings``. Returns its first sentence and chunk rows."""
-        self.files.add(file)
         first = self.store.add(article, file, sentences, windows)
         for counts in term_counts or ():
             self.postings.add(counts)
