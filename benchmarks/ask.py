@@ -8,7 +8,8 @@ For the bundled collection (corpus/) and for SQuAD v1.1 dev's 2,067 paragraphs (
 - a fresh build by the CLI (`qa index --rebuild`, a new process: model load included), wall seconds;
 - an unchanged re-run of `qa index` (a new process): wall seconds (target <= 2 s) and the texts it embedded (0);
 - warm `Assistant.ask` latency per stage (encode, retrieve, rerank, select, total) over ~100 questions, with the
-  reranker (target total p50 <= 80 ms) and with ``fast=True`` (p50 within 10% of the 13.5 ms before the reranker);
+  reranker (target total p50 <= 80 ms), with ``fast=True`` (p50 within 10% of the 13.5 ms before the reranker), and
+  as shipped (no reranker, the span reader marking the answer's words);
 - cold `qa ask` (a new process, index already built): wall seconds;
 - peak resident memory of each subprocess (wait4 rusage) and of this process.
 
@@ -98,13 +99,16 @@ def bench_corpus(name: str, corpus_dir: Path, questions: list[str], workdir: Pat
              reindex_embedded=int(embedded.group(1)) if embedded else 0, reindex_rss_mb=again["rss_mb"])
 
     assistant = Assistant(settings, build_if_missing=False, progress=False, encoder=encoder)
+    default = Assistant(replace(settings, reranker=RerankerSettings()), build_if_missing=False, progress=False,
+                        encoder=encoder)  # as shipped: no reranker, the span reader on
     for q in questions[:3]:  # warm-up
         assistant.ask(q)
         assistant.ask(q, fast=True)
-    for prefix, fast in (("", False), ("fast_", True)):
+        default.ask(q)
+    for prefix, asker, fast in (("", assistant, False), ("fast_", assistant, True), ("default_", default, False)):
         stages: dict[str, list[float]] = {"encode": [], "retrieve": [], "rerank": [], "select": [], "total": []}
         for q in questions:
-            t = assistant.ask(q, fast=fast).timings_ms
+            t = asker.ask(q, fast=fast).timings_ms
             for k in stages:
                 stages[k].append(t[k])
         for k, values in stages.items():
@@ -112,6 +116,7 @@ def bench_corpus(name: str, corpus_dir: Path, questions: list[str], workdir: Pat
             r[f"{prefix}{k}_p95_ms"] = float(np.percentile(values, 95))
     r["asked"] = len(questions)
     assistant.index.close()
+    default.index.close()
 
     cold = run_cli(["ask", questions[0]], env)
     r.update(cold_ask_s=cold["seconds"], cold_ask_rss_mb=cold["rss_mb"])
@@ -133,6 +138,10 @@ ROWS = [  # (label, key, format, target)
     ("warm ask rerank p50 / p95 (ms)", ("rerank_p50_ms", "rerank_p95_ms"), "{:.1f}", ""),
     ("warm ask select p50 / p95 (ms)", ("select_p50_ms", "select_p95_ms"), "{:.1f}", ""),
     ("warm ask total p50 / p95 (ms)", ("total_p50_ms", "total_p95_ms"), "{:.1f}", "p50 <= 80 ms"),
+    ("warm ask as shipped (reader) select p50 / p95 (ms)", ("default_select_p50_ms", "default_select_p95_ms"),
+     "{:.1f}", ""),
+    ("warm ask as shipped (reader) total p50 / p95 (ms)", ("default_total_p50_ms", "default_total_p95_ms"), "{:.1f}",
+     ""),
     ("warm ask --fast total p50 / p95 (ms)", ("fast_total_p50_ms", "fast_total_p95_ms"), "{:.1f}", "p50 <= 15 ms"),
     ("questions asked", "asked", "{}", ""),
     ("cold `qa ask` wall (s)", "cold_ask_s", "{:.1f}", ""),

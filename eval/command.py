@@ -1,4 +1,4 @@
-"""The evaluation shell's subcommands of ``qa``: ``qa eval`` and ``qa train-reranker`` (registered through the
+"""The evaluation shell's subcommands of ``qa``: ``qa eval``, ``qa train-reranker`` and ``qa train-reader`` (registered through the
 ``qa.commands`` entry point group, so the engine never names this package)."""
 from __future__ import annotations
 
@@ -36,18 +36,23 @@ def register(sub) -> None:
     p.add_argument("--index-dir", help="index of the bundled collection (collection set only)")
     p.set_defaults(run=_run("eval.runner"))
 
-    p = sub.add_parser("train-reranker", **help_env, help="train the cross-encoder reranker on SQuAD's tune half")
-    p.add_argument("--data", help="SQuAD v1.1 dev file (default under ../shared/datasets/)")
-    p.add_argument("--out", help="folder for the adapter and its configuration (default qa/models/reranker)")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--negatives", type=int, default=8, help="negatives per question")
-    p.add_argument("--batch", type=int, default=8, help="questions per training batch")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--train-articles", type=int, default=19,
-                   help="tune articles whose questions train the cross-encoder; the rest fit the combiners")
-    p.add_argument("--limit", type=int, help="at most N questions per part (a quick trial)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", help="cuda or cpu (default: cuda when available)")
-    p.add_argument("--fit-only", action="store_true",
-                   help="keep the trained cross-encoder in --out and fit only its combiners and thresholds")
-    p.set_defaults(run=_run("eval.train_reranker"))
+    for name, what, folder, negatives, (batch, unit), lr, fits, module in (
+            ("train-reranker", "the cross-encoder reranker", "reranker", 8, (8, "questions"), 3e-4, "its combiners",
+             "eval.train_reranker"),
+            ("train-reader", "the span reader", "reader", 1, (32, "pairs"), 5e-4, "its margin", "eval.train_reader")):
+        p = sub.add_parser(name, **help_env, help=f"train {what} on SQuAD's tune half")
+        p.add_argument("--data", help="SQuAD v1.1 dev file (default under ../shared/datasets/)")
+        p.add_argument("--out", help=f"folder for the adapter and its configuration (default qa/models/{folder})")
+        p.add_argument("--epochs", type=int, default=2)
+        p.add_argument("--negatives", type=int, default=negatives,
+                       help="sentences without the answer per question, ranked high by our own pipeline")
+        p.add_argument("--batch", type=int, default=batch, help=f"{unit} per training batch")
+        p.add_argument("--lr", type=float, default=lr)
+        p.add_argument("--train-articles", type=int, default=19,
+                       help=f"tune articles whose questions train the model; the rest fit {fits}")
+        p.add_argument("--limit", type=int, help="at most N questions per part (a quick trial)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", help="cuda or cpu (default: cuda when available)")
+        p.add_argument("--fit-only", action="store_true",
+                       help=f"keep the trained model in --out and fit only {fits} again")
+        p.set_defaults(run=_run(module))

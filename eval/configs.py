@@ -7,10 +7,13 @@ RETRIEVAL_CONFIGS = {  # name: (mode, fusion)
     "hybrid-rrf": ("hybrid", "rrf"),
     "hybrid-convex": ("hybrid", "convex"),
 }
-BASELINE, FAST, CROSS, FULL, CALIBRATED = "baseline-cosine", "fast", "cross-encoder", "full", "full-calibrated"
-# name: (the reranker's combiner, None for --fast; the selector's abstention rule)
-ANSWER_CONFIGS = {FAST: (None, "evidence"), CROSS: ("cross-encoder", "evidence"), FULL: ("full", "evidence"),
-                  CALIBRATED: ("full", "calibrated")}
+BASELINE, FAST, READER, CROSS, FULL, CALIBRATED = ("baseline-cosine", "fast", "reader", "cross-encoder", "full",
+                                                    "full-calibrated")
+# name: (the reranker's combiner, None for the fast score; the selector's abstention rule; whether the span reader
+# marks the answer's words, else the typed rules). "fast" is --fast; "reader" is the default assistant.
+ANSWER_CONFIGS = {FAST: (None, "evidence", False), READER: (None, "evidence", True),
+                  CROSS: ("cross-encoder", "evidence", True), FULL: ("full", "evidence", True),
+                  CALIBRATED: ("full", "calibrated", True)}
 METRIC_KEYS = ["recall@1", "recall@5", "recall@20", "recall@100", "chunk_recall@5", "mrr@10", "ndcg@10", "hit@1",
                "hit@3", "em", "f1", "noise", "list_recall", "citation_precision", "abstain_precision",
                "abstain_recall", "wrong_abstain_rate", "abstain_auroc", "withheld_precision", "withheld_recall",

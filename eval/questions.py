@@ -8,9 +8,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from qa.question import question_kind
+
 from . import metrics as M
 from .configs import ANSWER_CONFIGS, BASELINE, CURVE_K, RETRIEVAL_CONFIGS
 from .datasets import Dataset, Question
+
 
 def sample(questions: list[Question], limit: int | None, seed: int) -> list[Question]:
     """``limit`` questions drawn reproducibly with ``seed``, kept in file order; all of them without a limit."""
@@ -117,17 +120,18 @@ def _cosine_baseline(ctx: _Context, q: Question, hits, query_vector) -> dict:
 
 
 def _answer_configs(ctx: _Context) -> dict:
-    """The answer configurations this run can compare, as (combiner, selector): the reranker's only when it loaded."""
+    """The answer configurations this run can compare, as (combiner, selector, reader): the reranker's and the
+    reader's only when they loaded."""
     from qa.answer import AnswerSelector
 
-    reranker, selector = ctx.pipeline.reranker, ctx.pipeline.selector
+    reranker, selector, reader = ctx.pipeline.reranker, ctx.pipeline.selector, ctx.pipeline.reader
     out = {}
-    for name, (combiner, abstention) in ANSWER_CONFIGS.items():
-        if combiner is not None and reranker is None:
+    for name, (combiner, abstention, reads) in ANSWER_CONFIGS.items():
+        if (combiner is not None and reranker is None) or (reads and reader is None):
             continue
         chosen = selector if abstention == selector.settings.abstention else AnswerSelector(
             selector.index, replace(selector.settings, abstention=abstention))
-        out[name] = (None if combiner is None else reranker.combiners[combiner], chosen)
+        out[name] = (None if combiner is None else reranker.combiners[combiner], chosen, reader if reads else None)
     return out
 
 
@@ -190,8 +194,8 @@ def _answer_rows(ctx: _Context, q: Question, qv: np.ndarray, timed: bool) -> dic
         if not any(M.contains_answer(s.text, q.answers) for s in w_cands.sentences):
             withheld = w_hits, w_cands
     result = {}
-    for name, (combiner, selector) in _answer_configs(ctx).items():
-        row = _from_answer(ctx, q, selector.select(cands, hits, combiner))
+    for name, (combiner, selector, reader) in _answer_configs(ctx).items():
+        row = _from_answer(ctx, q, selector.select(cands, hits, combiner, reader))
         if q.answerable:
             ranking = _ranked_docs(hits, ctx.to_doc)
             row["recall@1"] = M.recall_at_k(ranking, q.gold, 1)
@@ -200,12 +204,19 @@ def _answer_rows(ctx: _Context, q: Question, qv: np.ndarray, timed: bool) -> dic
             row["_top_docs"] = ranking[:3]
             row["_gold_rank"] = next((i + 1 for i, d in enumerate(ranking) if d in set(q.gold)), None)
         if withheld is not None:
-            refusal = selector.select(withheld[1], withheld[0], combiner)
+            refusal = selector.select(withheld[1], withheld[0], combiner, reader)
             row["_withheld"] = (refusal.abstained, refusal.confidence)
         if timed:
+            # asked whole, as a user asks; the "reader" configuration is the fast ask plus the reader's time on the
+            # sentence it quotes first (the assistant of this run has the reranker on, for the other configurations)
             asked = ctx.assistant.ask(q.question, fast=combiner is None, history=q.history)
-            row.update(_ms=asked.timings_ms["total"], _rerank_ms=asked.timings_ms["rerank"],
+            read_ms = 0.0
+            if combiner is None and reader is not None and asked.sentences:
+                t0 = time.perf_counter()
+                reader.span(question_kind(q.question), q.question, asked.sentences[0].text)
+                read_ms = (time.perf_counter() - t0) * 1000
+            row.update(_ms=asked.timings_ms["total"] + read_ms, _rerank_ms=asked.timings_ms["rerank"],
                        _retrieve_ms=asked.timings_ms["encode"] + asked.timings_ms["retrieve"],
-                       _select_ms=asked.timings_ms["select"])
+                       _select_ms=asked.timings_ms["select"] + read_ms)
         result[name] = row
     return result

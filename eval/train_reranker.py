@@ -24,13 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics as M
-from .datasets import SQUAD_TUNE_ARTICLES, load_dataset
-from .cache import prepare_index
-from .settings import EvalSettings
+from .datasets import SQUAD_TUNE_ARTICLES
+from .training import LORA, article_of, clean, train, training_record, tune_pipeline, tune_sentences
 
 log = logging.getLogger("qa.train")
 
-LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.1, "target_modules": ["query", "key", "value", "dense"]}
 FULL_FEATURES = ["cross", "dense", "lexical", "retrieval", "typed", "position", "length"]
 MAX_LENGTH = 128
 
@@ -41,25 +39,6 @@ class Example:
     answers: list[str]
     positive: str
     negatives: list[str]
-
-
-def _article_of(doc_id: str) -> int:
-    return int(doc_id[1:3])  # "a07p012" -> 7
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _tune_sentences(store, prefix: str, articles: range) -> dict[str, list[str]]:
-    """The sentences of every paragraph of the given SQuAD articles, by document id."""
-    out = {}
-    for a in store.live_articles().tolist():
-        article = store.article(a)
-        doc = article.id[len(prefix):]
-        if _article_of(doc) in articles:
-            out[doc] = [_clean(article.text[s:e]) for s, e in store.sentence_ranges(a)[1]]
-    return out
 
 
 def make_examples(pipeline, questions, vectors, paragraphs, prefix, k, prune, negatives, rng) -> list[Example]:
@@ -74,12 +53,12 @@ def make_examples(pipeline, questions, vectors, paragraphs, prefix, k, prune, ne
         positives = [s for s in gold_sents if M.contains_answer(s, q.answers)]
         if not positives:
             continue  # the answer crosses a sentence boundary
-        pruned = [(cands.sentences[i].article_id[len(prefix):], _clean(cands.sentences[i].text))
+        pruned = [(cands.sentences[i].article_id[len(prefix):], clean(cands.sentences[i].text))
                   for i in np.argsort(-cands.fast, kind="stable")[:prune]]
         positive = next((t for _, t in pruned if t in positives), positives[0])
         # held-out text never trains; a sentence holding the answer is no negative
         hard = [t for doc, t in pruned
-                if _article_of(doc) < SQUAD_TUNE_ARTICLES and not M.contains_answer(t, q.answers)]
+                if article_of(doc) < SQUAD_TUNE_ARTICLES and not M.contains_answer(t, q.answers)]
         fill = [t for t in gold_sents if t not in positives and t not in hard]
         negs = list(dict.fromkeys(hard + fill))[:negatives]
         while len(negs) < negatives:
@@ -92,47 +71,28 @@ def make_examples(pipeline, questions, vectors, paragraphs, prefix, k, prune, ne
 
 def train_cross_encoder(examples: list[Example], *, epochs: int, batch_groups: int, lr: float, seed: int,
                         base_model: str, device: str, progress: bool):
+    """A listwise softmax over each question's positive and negatives, ``batch_groups`` questions a batch."""
     import torch
-    from tqdm import tqdm
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoTokenizer
 
     from qa.embed import resolve_model
-    from qa.rerank import build_module, half_precision, tokenize_pairs
+    from qa.lora import build_module, tokenize_pairs
 
     torch.manual_seed(seed)
     module = build_module(base_model, LORA).to(device)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(base_model))
-    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
-    rng = random.Random(seed)
-    # Length-sorted batches: questions of similar length share a batch, so little is padded; batch order is shuffled.
-    by_length = sorted(range(len(examples)), key=lambda i: len(examples[i].question) + max(
-        len(t) for t in [examples[i].positive] + examples[i].negatives))
-    batches = [by_length[i:i + batch_groups] for i in range(0, len(by_length), batch_groups)]
-    steps = epochs * len(batches)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(0.05 * steps), steps)
     group = 1 + len(examples[0].negatives)
-    module.train()
-    with tqdm(total=steps, desc="Training the reranker", unit="batch", disable=None if progress else True,
-              file=sys.stderr) as bar:
-        for epoch in range(epochs):
-            rng.shuffle(batches)
-            total = 0.0
-            for batch in batches:
-                questions = [examples[i].question for i in batch for _ in range(group)]
-                texts = [t for i in batch for t in [examples[i].positive] + examples[i].negatives]
-                with half_precision(device):
-                    logits = module(**tokenize_pairs(tokenizer, questions, texts, MAX_LENGTH).to(device)).float()
-                loss = torch.nn.functional.cross_entropy(
-                    logits.view(len(batch), group), torch.zeros(len(batch), dtype=torch.long, device=device))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                total += loss.item()
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
-            log.info("epoch %d: mean loss %.4f", epoch + 1, total / len(batches))
-    return module.to("cpu").eval()
+
+    def batch_loss(batch: list[int]):
+        questions = [examples[i].question for i in batch for _ in range(group)]
+        texts = [t for i in batch for t in [examples[i].positive] + examples[i].negatives]
+        logits = module(**tokenize_pairs(tokenizer, questions, texts, MAX_LENGTH).to(device)).float()
+        return torch.nn.functional.cross_entropy(logits.view(len(batch), group),
+                                                 torch.zeros(len(batch), dtype=torch.long, device=device))
+
+    lengths = [len(e.question) + max(len(t) for t in [e.positive] + e.negatives) for e in examples]
+    return train(module, lengths, batch_loss, batch_size=batch_groups, epochs=epochs, lr=lr, seed=seed,
+                 device=device, what="reranker", progress=progress)
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray) -> dict:
@@ -209,24 +169,14 @@ def run(args) -> int:
     """Entry point of ``qa train-reranker``."""
     import torch
 
-    from qa.assistant import Assistant
-    from qa.config import RerankerSettings, Settings
-    from qa.embed import Encoder
-    from qa.rerank import CONFIG, DEFAULT_DIR, Reranker, save_config
+    from qa.lora import save_config
+    from qa.rerank import CONFIG, DEFAULT_DIR, Reranker
 
     started = time.perf_counter()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    eval_settings = EvalSettings.from_env()  # the one read of the evaluation shell's environment
-    ds = load_dataset("squad", args.data, "tune", eval_settings=eval_settings)
-    settings = Settings.from_env(reranker=RerankerSettings(enabled=False))
-    encoder = Encoder.from_settings(settings)
-    prepared = prepare_index(ds, settings, encoder, eval_settings=eval_settings)
-    assistant = Assistant(prepared.settings, build_if_missing=False, progress=False, encoder=encoder)
+    assistant, prepared, encoder, train_q, fit_q = tune_pipeline(args)
+    settings = assistant.settings
     pipeline, prefix, k = assistant.pipeline, prepared.prefix, prepared.settings.retrieval.k
-    train_q = [q for q in ds.questions if _article_of(q.gold[0]) < args.train_articles]
-    fit_q = [q for q in ds.questions if _article_of(q.gold[0]) >= args.train_articles]
-    if args.limit:
-        train_q, fit_q = (random.Random(args.seed).sample(qs, min(args.limit, len(qs))) for qs in (train_q, fit_q))
     out = Path(args.out) if args.out else DEFAULT_DIR
     if args.fit_only:  # keep the trained cross-encoder; fit its combiners again
         config = json.loads((out / CONFIG).read_text())
@@ -237,7 +187,7 @@ def run(args) -> int:
     config["combiners"] = combiners
     config["training"]["combiner_fit"] = report
     config["training"]["combiner_command"] = "qa train-reranker " + " ".join(sys.argv[2:])
-    save_config(config, out)
+    save_config(config, out, CONFIG)
     print(json.dumps({"out": str(out), "fit_questions": len(fit_q), **report,
                       "seconds": round(time.perf_counter() - started, 1)}, indent=1))
     assistant.index.close()
@@ -246,10 +196,11 @@ def run(args) -> int:
 
 def _train(args, pipeline, encoder, questions, prefix, k, settings, device, out: Path) -> dict:
     """Trains the cross-encoder on ``questions`` and saves it with its configuration (combiners still empty)."""
-    from qa.rerank import save_config, save_weights
+    from qa.lora import save_config, save_weights
+    from qa.rerank import CONFIG
 
     started = time.perf_counter()
-    paragraphs = _tune_sentences(pipeline.finder.index.store, prefix, range(SQUAD_TUNE_ARTICLES))
+    paragraphs = tune_sentences(pipeline.finder.index.store, prefix, range(SQUAD_TUNE_ARTICLES))
     examples = make_examples(pipeline, questions, encoder.encode([q.question for q in questions]), paragraphs,
                              prefix, k, settings.reranker.candidates, args.negatives, random.Random(args.seed))
     log.info("training on %d questions of SQuAD tune articles 0-%d (%d pairs a epoch) on %s", len(examples),
@@ -257,13 +208,8 @@ def _train(args, pipeline, encoder, questions, prefix, k, settings, device, out:
     module = train_cross_encoder(examples, epochs=args.epochs, batch_groups=args.batch, lr=args.lr, seed=args.seed,
                                  base_model=settings.model, device=device, progress=True)
     config = {"base_model": settings.model, "lora": LORA, "max_length": MAX_LENGTH, "combiners": {},
-              "training": {"data": "SQuAD v1.1 dev, tune half (first 24 articles)",
-                           "cross_encoder_articles": f"0-{args.train_articles - 1}",
-                           "combiner_articles": f"{args.train_articles}-{SQUAD_TUNE_ARTICLES - 1}",
-                           "questions": len(examples), "negatives": args.negatives, "epochs": args.epochs,
-                           "batch_questions": args.batch, "lr": args.lr, "seed": args.seed, "device": device,
-                           "command": "qa train-reranker " + " ".join(sys.argv[2:]),
-                           "train_seconds": round(time.perf_counter() - started, 1)}}
+              "training": training_record(args, "train-reranker", ("cross_encoder_articles", "combiner_articles"),
+                                          device, started, questions=len(examples))}
     save_weights(module, out)
-    save_config(config, out)
+    save_config(config, out, CONFIG)
     return config

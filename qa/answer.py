@@ -1,7 +1,8 @@
 """The selector: picks, orders and quotes the answer sentences among the candidates, marks the factoid span, and
 abstains when the evidence is weak.
 
-With a learned combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further
+The factoid span is marked by the learned span reader when it is given (``qa.reader``), else by rules over the
+question's type (``--fast``). With a learned combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further
 sentence is quoted only when it reaches a share of the best one's probability. Without one (``--fast``) the
 hand-weighted score decides, as before the reranker existed. Abstention is decided by the hand threshold on the
 sentence evidence unless ``SelectorSettings.abstention`` is "calibrated" (the combiner's probability and threshold).
@@ -18,6 +19,7 @@ from .config import SelectorSettings
 from .index import Index
 from .meta import sentence_date
 from .question import QuestionKind, typed_candidates
+from .reader import SpanReader
 from .store import Store
 from .types import Answer, AnswerSentence, Citation, Hit, Sentence
 
@@ -29,7 +31,10 @@ class AnswerSelector:
         self.index = index
         self.settings = settings
 
-    def select(self, cands: Candidates, hits: list[Hit], combiner: Combiner | None = None) -> Answer:
+    def select(self, cands: Candidates, hits: list[Hit], combiner: Combiner | None = None,
+               reader: SpanReader | None = None) -> Answer:
+        """The answer from the candidates: ranked by ``combiner`` when given (else the fast score), the lead
+        sentence's answer words marked by ``reader`` when given (else by the typed rules)."""
         cfg, kind, question = self.settings, cands.kind, cands.question
         if not len(cands):
             return Answer(question, NO_ANSWER, True, 0.0, [], [], hits=hits, notes=cands.notes,
@@ -67,7 +72,12 @@ class AnswerSelector:
             if max(float(cands.vectors[i] @ cands.vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
                 continue  # a near-duplicate of a sentence already quoted
             chosen.append(int(i))
-        span = self._span(kind, question, cands.sentences[chosen[0]]) if kind.answer_type else None
+        lead = cands.sentences[chosen[0]]
+        if reader is not None:
+            span = reader.span(kind, question, lead.text)
+            span = (lead.start + span[0], lead.start + span[1]) if span else None
+        else:
+            span = self._span(kind, question, lead) if kind.answer_type else None
         return self._answer(cands, chosen, scores, span, False, confidence, hits)
 
     def _by_date(self, sentences: list[Sentence], indices: list[int], newest: bool) -> int:

@@ -12,7 +12,8 @@ from .embed import Encoder
 from .build import BuildReport, build_index
 from .index import Index
 from .pipeline import QueryPipeline
-from .rerank import DEFAULT_DIR, Reranker, RerankerError
+from .reader import ReaderError, SpanReader
+from .rerank import Reranker, RerankerError
 from .retrieve import DateRange, Retriever
 from .temporal import Timeline, timeline
 from .types import Answer
@@ -28,7 +29,7 @@ class Assistant:
         self.settings = settings or Settings.from_env()
         self.encoder = encoder or Encoder.from_settings(self.settings)
         self._lock = threading.Lock()
-        self.reranker = self._load_reranker()
+        self.reranker, self.reader = self._load_reranker(), self._load_reader()
         if build_if_missing and not (self.settings.index_dir / "CURRENT").exists():
             log.info("no index in %s yet: building it from %s", self.settings.index_dir, self.settings.corpus_dir)
             for skipped in build_index(self.settings, encoder=self.encoder, progress=progress).skipped:
@@ -43,9 +44,21 @@ class Assistant:
         if not cfg.enabled:
             return None
         try:
-            return Reranker(cfg.path or DEFAULT_DIR, candidates=cfg.candidates)
+            return Reranker(cfg.path, candidates=cfg.candidates)
         except RerankerError as exc:
             log.warning("%s; answering without the reranker (as --fast)", exc)
+            return None
+
+    def _load_reader(self) -> SpanReader | None:
+        """The span reader, unless switched off; a missing or damaged one is a warning: spans are then marked by the
+        typed rules, as with ``--fast``."""
+        cfg = self.settings.reader
+        if not cfg.enabled:
+            return None
+        try:
+            return SpanReader(cfg.path)
+        except ReaderError as exc:
+            log.warning("%s; marking answer spans by rules (as --fast)", exc)
             return None
 
     def _open(self) -> None:
@@ -53,7 +66,7 @@ class Assistant:
         retriever = Retriever(self.index, self.encoder, self.settings.retrieval)
         self.pipeline = QueryPipeline(retriever, CandidateFinder(self.index, self.settings.selector),
                                       AnswerSelector(self.index, self.settings.selector), self.reranker,
-                                      self.settings.reranker.combiner)
+                                      self.settings.reranker.combiner, self.reader)
 
     def _shards(self):
         """The factory of the Ray actors that search the index, when ``settings.ray`` asks for them."""

@@ -231,7 +231,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=_sources, default=None,
                    help=f"sources (chunks) the answer is drawn from, 1-{MAX_K} (default {Settings().retrieval.k})")
     p.add_argument("--fast", action="store_true",
-                   help="skip the reranker (when QA_RERANKER=on): the fast selector alone, 4x faster")
+                   help="skip the reranker (when QA_RERANKER=on) and the span reader: the fast selector and the "
+                        "typed span rules alone")
     p.add_argument("--json", action="store_true", help="print one JSON object per question per line")
     p.add_argument("--follow-up", action="store_true",
                    help="the questions are one conversation: each may lean on those before it")
@@ -242,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="a conversation at the prompt: follow-up questions lean on the ones before")
     p.add_argument("--index-dir", help="index folder (default index/, or $QA_INDEX_DIR)")
     p.add_argument("-k", type=_sources, default=None, help=f"sources per answer, 1-{MAX_K}")
-    p.add_argument("--fast", action="store_true", help="skip the reranker (when QA_RERANKER=on)")
+    p.add_argument("--fast", action="store_true", help="skip the reranker (when QA_RERANKER=on) and the span reader")
     p.set_defaults(run=cmd_chat)
 
     p = sub.add_parser("timeline", **help_env,

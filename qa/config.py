@@ -4,7 +4,7 @@
 ``QA_INDEX_DIR``, ``QA_MODEL``, ``QA_BACKEND``, ``QA_DEVICE``, ``QA_RAY``), the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``,
 ``QA_HNSW_EF_CONSTRUCTION``: used by the next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened), the reranker
 (``QA_RERANKER``: ``on`` for the bundled one, a folder for another, ``off``, the default, for the fast selector alone),
-the feedback file (``QA_FEEDBACK``) and the limits on what a build reads (``QA_MAX_FILE_MB``: larger files are
+the span reader (``QA_READER``: ``on``, the default, ``off``, or a folder), the feedback file (``QA_FEEDBACK``) and the limits on what a build reads (``QA_MAX_FILE_MB``: larger files are
 skipped; ``QA_MAX_SENTENCE_CHARS``: longer sentences are indexed as pieces). ``environment_help`` lists them all.
 """
 from __future__ import annotations
@@ -83,6 +83,14 @@ class RerankerSettings:
 
 
 @dataclass(frozen=True)
+class ReaderSettings:
+    # On: the learned span reader marks the answer's words in the lead sentence (qa.reader), except with --fast,
+    # which keeps the typed rules; QA_READER=off (or the folder of another one)
+    enabled: bool = True
+    path: Path | None = None  # folder of adapter.safetensors and reader.json; None: the bundled one
+
+
+@dataclass(frozen=True)
 class SegmentSettings:
     """How the index is cut into segments (``qa.index``): a build starts a new segment after ``max_chunks`` chunks,
     so its memory is bounded; after each build, ``merge_factor`` segments of one size tier (a power of
@@ -123,6 +131,7 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     selector: SelectorSettings = field(default_factory=SelectorSettings)
     reranker: RerankerSettings = field(default_factory=RerankerSettings)
+    reader: ReaderSettings = field(default_factory=ReaderSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     feedback_file: Path | None = None  # thumbs up/down on answers; None: feedback.jsonl beside the index folder
     # Search on Ray actors (qa.shards): None, "local" (a Ray instance started here) or a cluster's address
@@ -145,13 +154,13 @@ class Settings:
         for key in ("corpus_dir", "index_dir", "feedback_file"):
             if key in values:
                 values[key] = Path(values[key]).expanduser() if key == "feedback_file" else Path(values[key])
-        reranker = os.environ.get("QA_RERANKER", "").strip()
-        if reranker and "reranker" not in values:
-            switch = reranker.lower()
-            if switch in ("off", "none", "0", "false", "on", "1", "true"):
-                values["reranker"] = RerankerSettings(enabled=switch in ("on", "1", "true"))
-            else:
-                values["reranker"] = RerankerSettings(enabled=True, path=Path(reranker))
+        for key, var, kind in (("reranker", "QA_RERANKER", RerankerSettings), ("reader", "QA_READER", ReaderSettings)):
+            switch = os.environ.get(var, "").strip()
+            if switch and key not in values:  # on/off, or the folder of another model (which turns it on)
+                if switch.lower() in ("off", "none", "0", "false", "on", "1", "true"):
+                    values[key] = kind(enabled=switch.lower() in ("on", "1", "true"))
+                else:
+                    values[key] = kind(enabled=True, path=Path(switch))
         dense = {field: _positive_int(var) for field, var in DENSE_ENV.items() if os.environ.get(var)}
         if dense:
             values["dense"] = replace(values.get("dense", DenseSettings()), **dense)
@@ -202,6 +211,7 @@ def environment_help() -> str:
         ("QA_DEVICE", "auto, cpu or cuda[:N]: where the encoder runs", s.device),
         ("QA_RAY", "search from Ray actors: local or an address", "off"),
         ("QA_RERANKER", "on, off, or a reranker folder", "on" if s.reranker.enabled else "off"),
+        ("QA_READER", "on, off, or a span reader folder", "on" if s.reader.enabled else "off"),
         ("QA_FEEDBACK", "feedback file", "feedback.jsonl beside the index folder"),
         *((var, f"dense index: {name}", getattr(dense, name)) for name, var in DENSE_ENV.items()),
         ("QA_MAX_FILE_MB", "larger files are skipped", limits.max_file_mb),

@@ -1,5 +1,5 @@
 """The one query pipeline: the question's time words -> retrieve (BM25 and dense, fused) -> answer-sentence
-candidates -> rerank (optional) -> select. ``Assistant.ask`` runs it; ``qa eval`` composes the same stages for each
+candidates -> rerank (optional) -> select (with the span reader, unless fast). ``Assistant.ask`` runs it; ``qa eval`` composes the same stages for each
 configuration it compares."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .answer import AnswerSelector
 from .candidates import CandidateFinder, Candidates
 from .config import MAX_K
 from .conversation import Turn, answer_names, understand
+from .reader import SpanReader
 from .rerank import Reranker
 from .retrieve import DateRange, Retriever
 from .temporal import TimeScoper, undated_note
@@ -24,9 +25,9 @@ MAX_HISTORY = 3  # previous questions a follow-up may lean on
 
 class QueryPipeline:
     def __init__(self, retriever: Retriever, finder: CandidateFinder, selector: AnswerSelector,
-                 reranker: Reranker | None = None, combiner: str = "full"):
+                 reranker: Reranker | None = None, combiner: str = "full", reader: SpanReader | None = None):
         self.retriever, self.finder, self.selector = retriever, finder, selector
-        self.reranker, self.combiner = reranker, combiner
+        self.reranker, self.combiner, self.reader = reranker, combiner, reader
         self.scoper = TimeScoper(retriever)
 
     def candidates(self, question: str, query_vector: np.ndarray, *, k: int, mode: str | None = None,
@@ -73,7 +74,8 @@ class QueryPipeline:
         hits, cands = self.candidates(question, query_vector, k=k, mode=mode, fusion=fusion, dates=dates,
                                       rerank=rerank, today=today, history=history)
         started = time.perf_counter()
-        answer = self.selector.select(cands, hits, self.reranker.combiners[self.combiner] if rerank else None)
+        answer = self.selector.select(cands, hits, self.reranker.combiners[self.combiner] if rerank else None,
+                                      None if fast else self.reader)
         answer.question = question  # the candidates may have searched for another wording of it
         answer.timings_ms = {**cands.timings_ms, "select": _ms(time.perf_counter() - started)}
         return answer

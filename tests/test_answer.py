@@ -59,8 +59,8 @@ def test_how_many_candidates_are_the_counts_without_the_counted_noun():
     ("Where did Xi and Trump meet in October 2025?", "002", "Busan"),
     ("How many representatives attended the Track 1.5 Dialogue?", "003", "Approximately 30"),
 ])
-def test_factoid_answers_mark_the_span(assistant, question, article, span):
-    answer = assistant.ask(question)
+def test_fast_answers_mark_the_span_by_type(assistant, question, article, span):
+    answer = assistant.ask(question, fast=True)  # the typed rules (the span reader: tests/test_reader.py)
     assert not answer.abstained
     first = next(s for s in answer.sentences if s.span)
     assert first.article_id.startswith(article)

@@ -65,9 +65,10 @@ def settings_sidebar(chat: ChatApp) -> SettingsInputs:
         end = gr.DateTime(include_time=False, type="string", label="To date",
                           info="only on or before; an inferred date counts when it may fall in the range, "
                                "undated articles are left out (the answer says how many)")
-        # only where the reranker is on (QA_RERANKER=on); otherwise every answer is already the fast one
-        fast = gr.Checkbox(value=False, label="Fast answers", visible=assistant.reranker is not None,
-                           info="skip the reranker: about 4x faster")
+        # only where a learned stage is on (the span reader by default, the reranker with QA_RERANKER=on)
+        fast = gr.Checkbox(value=False, label="Fast answers",
+                           visible=assistant.reranker is not None or assistant.reader is not None,
+                           info="skip the reranker and the span reader (answer words marked by rules)")
         scores = gr.Checkbox(value=False, label="Show scores",
                              info="BM25, dense and fused scores per source (for tuning)")
     one_line_refusals(k, mode, start, end)

@@ -1,0 +1,69 @@
+"""The span reader marks the answer's words; it declines a sentence that does not answer and never marks words of the
+wrong type (loading offline and damaged files: tests/test_models.py)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.assistant import Assistant
+from qa.lora import WEIGHTS
+from qa.question import question_kind
+from qa.reader import DEFAULT_DIR, SpanReader, best_span
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def reader() -> SpanReader:
+    return SpanReader()
+
+
+def test_adapter_is_small_and_has_a_model_card():
+    assert (DEFAULT_DIR / WEIGHTS).stat().st_size < 5 * 1024 * 1024
+    card = (DEFAULT_DIR / "MODEL_CARD.md").read_text()
+    for needed in ("SQuAD", "seed", "qa train-reader", "held-out"):
+        assert needed in card
+
+
+@pytest.mark.parametrize("question, sentence, answer", [
+    ("How long did Blinken meet the Chinese foreign minister?",
+     "On Sunday, Mr Blinken met with the Chinese foreign minister Qin Gang for seven and a half hours.",
+     "seven and a half hours"),
+    ("Which non-profit organised the dialogue?",
+     "The dialogue was organised by the Asia Society, a non-profit based in New York, and a Chinese institute.",
+     "Asia Society"),
+])
+def test_marks_the_answer_words(reader, question, sentence, answer):
+    span = reader.span(question_kind(question), question, sentence)
+    assert span is not None and answer in sentence[span[0]:span[1]]
+    assert len(sentence[span[0]:span[1]].split()) <= len(answer.split()) + 2
+
+
+def test_declines_a_sentence_that_does_not_answer(reader):
+    question = "How long did Blinken meet the Chinese foreign minister?"
+    sentence = "The foreign ministry in Beijing published a statement on its website."
+    assert reader.span(question_kind(question), question, sentence) is None
+
+
+def test_never_marks_words_of_the_wrong_type(reader):
+    question = "Who met Blinken in Beijing?"
+    text = "On Sunday, Qin Gang met Blinken in Beijing."
+    read = reader.best(question_kind(question), question, text)
+    assert text[read.start:read.end] == "Qin Gang"  # a name: never "Sunday", whatever the reader's scores
+    assert reader.best(question_kind(question), question, "The talks went on late into the night.") is None
+
+
+def test_best_span_keeps_the_end_after_the_start_and_within_the_context():
+    starts = np.array([9.0, 0.0, 0.0, 4.0, 0.0])
+    ends = np.array([9.0, 0.0, 3.0, 0.0, 1.0])
+    context = np.array([False, True, True, True, True])  # the first token is "no answer", never a span
+    assert best_span(starts, ends, context, max_tokens=30) == (3, 4, 5.0)  # not (3, 2): its end is before its start
+    assert best_span(starts, ends, context, max_tokens=1) == (3, 3, 4.0)
+
+
+def test_the_assistant_marks_spans_with_the_reader_unless_fast(bundled_settings, encoder):
+    assistant = Assistant(bundled_settings, build_if_missing=False, encoder=encoder)
+    assert assistant.reader is not None
+    question = "Which Chinese state-run outlet ran an editorial on Blinken's visit to China?"
+    assert assistant.ask(question).sentences[0].span_text == "Global Times"
+    assert assistant.ask(question, fast=True).sentences[0].span_text is None  # a "which" question: no typed rule
