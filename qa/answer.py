@@ -76,6 +76,8 @@ class AnswerSelector:
         if reader is not None:
             span = reader.span(kind, question, lead.text)
             span = (lead.start + span[0], lead.start + span[1]) if span else None
+            if span and not kind.is_list:
+                chosen = chosen[:1]  # the reader is sure the lead answers: the other sentences would be padding
         else:
             span = self._span(kind, question, lead) if kind.answer_type else None
         return self._answer(cands, chosen, scores, span, False, confidence, hits)
