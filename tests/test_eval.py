@@ -166,7 +166,7 @@ def test_collection_end_to_end(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "qa", "eval", "--dataset", "collection", "--json", "--report", str(report),
          "--index-dir", str(tmp_path / "index")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     assert out["dataset"] == "collection" and out["n"] == 90
