@@ -1,5 +1,5 @@
-"""The evaluation shell's subcommands of ``qa``: ``qa eval``, ``qa train-reranker`` and ``qa train-reader`` (registered through the
-``qa.commands`` entry point group, so the engine never names this package)."""
+"""The evaluation shell's subcommands of ``qa``: ``qa eval``, ``qa train-reranker`` and ``qa train-reader``
+(registered through the ``qa.commands`` entry point group, so the engine never names this package)."""
 from __future__ import annotations
 
 import argparse

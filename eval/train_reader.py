@@ -116,11 +116,12 @@ def choose_margin(rows: list[tuple[float, bool]]) -> tuple[float, dict]:
                     "em_of_marked": round(float(right[marked].mean()), 4) if marked.any() else 0.0}
 
 
-def fit_margin(pipeline, reader, questions, vectors, k: int) -> tuple[float, dict]:
-    """Reads the sentence the fast pipeline quotes first for each fit question, as the assistant will."""
+def fit_margin(pipeline, reader, questions, vectors, k: int, heldout: set[str]) -> tuple[float, dict]:
+    """Reads the sentence the fast pipeline quotes first for each fit question, as the assistant will, from the tune
+    half's paragraphs only (``heldout`` is excluded from retrieval, so no held-out text is read)."""
     rows, rule_em, rule_marked = [], 0, 0
     for q, qv in zip(questions, vectors):
-        hits, cands = pipeline.candidates(q.question, qv, k=k, rerank=False)
+        hits, cands = pipeline.candidates(q.question, qv, k=k, rerank=False, exclude=heldout)
         answer = pipeline.selector.select(cands, hits)
         if answer.abstained or not answer.sentences:
             continue
@@ -149,7 +150,8 @@ def run(args) -> int:
 
     started = time.perf_counter()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    assistant, prepared, encoder, train_q, fit_q = tune_pipeline(args)
+    tune = tune_pipeline(args)
+    assistant, prepared, encoder, train_q, fit_q = tune.assistant, tune.prepared, tune.encoder, tune.train_q, tune.fit_q
     pipeline, prefix, k = assistant.pipeline, prepared.prefix, prepared.settings.retrieval.k
     out = Path(args.out) if args.out else DEFAULT_DIR
     if args.fit_only:
@@ -169,7 +171,8 @@ def run(args) -> int:
                                               trained, pairs=len(examples))}
         save_weights(module, out)
         save_config(config, out, CONFIG)
-    margin, report = fit_margin(pipeline, SpanReader(out), fit_q, encoder.encode([q.question for q in fit_q]), k)
+    margin, report = fit_margin(pipeline, SpanReader(out), fit_q, encoder.encode([q.question for q in fit_q]), k,
+                                tune.heldout)
     config["margin"] = margin
     config["training"]["margin_fit"] = report
     save_config(config, out, CONFIG)

@@ -136,17 +136,22 @@ def choose_keep_share(selector, fitted: list, combiner, answers: list[list[str]]
     return max(r[0] for r in rows if r[1] >= best - 0.005), rows
 
 
-def fit_combiners(pipeline, questions, vectors, prefix: str, k: int) -> dict:
+def fit_combiners(pipeline, questions, vectors, prefix: str, k: int, heldout: set[str]) -> dict:
+    """Fits on the fit questions' candidates from the tune half's paragraphs only (``heldout`` is excluded from
+    retrieval, so no held-out text is read), asked normally and with the gold paragraph withheld."""
     from qa.combine import Combiner, feature_matrix
 
-    x, y, fitted, withheld = [], [], [], []
+    x, y, fitted, asked, withheld = [], [], [], [], []
     for q, qv in zip(questions, vectors):
-        hits, cands = pipeline.candidates(q.question, qv, k=k)
+        hits, cands = pipeline.candidates(q.question, qv, k=k, exclude=heldout)
+        if "cross" not in cands.features:
+            continue  # a list question: the cross-encoder does not read it, and the selector keeps the fast score
         scored = ~np.isnan(cands.features["cross"])
         x.append(feature_matrix(cands, FULL_FEATURES)[scored])
         y.append(np.array([M.contains_answer(s.text, q.answers) for s in cands.sentences])[scored])
         fitted.append((hits, cands))
-        hits_w, cands_w = pipeline.candidates(q.question, qv, k=k, exclude={prefix + q.gold[0]})
+        asked.append(q)
+        hits_w, cands_w = pipeline.candidates(q.question, qv, k=k, exclude=heldout | {prefix + q.gold[0]})
         if not any(M.contains_answer(s.text, q.answers) for s in cands_w.sentences):
             withheld.append(cands_w)
     x, y = np.concatenate(x), np.concatenate(y).astype(int)
@@ -154,11 +159,11 @@ def fit_combiners(pipeline, questions, vectors, prefix: str, k: int) -> dict:
     for name, columns in (("full", FULL_FEATURES), ("cross-encoder", ["cross"])):
         fit = _fit_logistic(x[:, [FULL_FEATURES.index(c) for c in columns]], y)
         combiner = Combiner(features=columns, **fit)
-        answerable = [_best(combiner.probability(c)) for (_, c), q in zip(fitted, questions)
+        answerable = [_best(combiner.probability(c)) for (_, c), q in zip(fitted, asked)
                       if any(M.contains_answer(s.text, q.answers) for s in c.sentences)]
         unanswerable = [_best(combiner.probability(c)) for c in withheld]
         combiner = replace(combiner, abstain_below=choose_threshold(answerable, unanswerable))
-        share, rows = choose_keep_share(pipeline.selector, fitted, combiner, [q.answers for q in questions])
+        share, rows = choose_keep_share(pipeline.selector, fitted, combiner, [q.answers for q in asked])
         combiners[name] = replace(combiner, keep_share=share).to_dict()
         report[name] = {"threshold": combiner.abstain_below, "keep_share": share, "share_grid": rows,
                         "answerable": len(answerable), "withheld": len(unanswerable)}
@@ -174,7 +179,8 @@ def run(args) -> int:
 
     started = time.perf_counter()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    assistant, prepared, encoder, train_q, fit_q = tune_pipeline(args)
+    tune = tune_pipeline(args)
+    assistant, prepared, encoder, train_q, fit_q = tune.assistant, tune.prepared, tune.encoder, tune.train_q, tune.fit_q
     settings = assistant.settings
     pipeline, prefix, k = assistant.pipeline, prepared.prefix, prepared.settings.retrieval.k
     out = Path(args.out) if args.out else DEFAULT_DIR
@@ -183,7 +189,8 @@ def run(args) -> int:
     else:
         config = _train(args, pipeline, encoder, train_q, prefix, k, settings, device, out)
     pipeline.reranker = Reranker(out, candidates=settings.reranker.candidates)
-    combiners, report = fit_combiners(pipeline, fit_q, encoder.encode([q.question for q in fit_q]), prefix, k)
+    combiners, report = fit_combiners(pipeline, fit_q, encoder.encode([q.question for q in fit_q]), prefix, k,
+                                      tune.heldout)
     config["combiners"] = combiners
     config["training"]["combiner_fit"] = report
     config["training"]["combiner_command"] = "qa train-reranker " + " ".join(sys.argv[2:])

@@ -8,9 +8,10 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from .cache import prepare_index
-from .datasets import load_dataset
+from .datasets import SQUAD_TUNE_ARTICLES, load_dataset
 from .settings import EvalSettings
 
 log = logging.getLogger("qa.train")
@@ -20,8 +21,6 @@ LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.1, "target_modules": ["quer
 
 def training_record(args, command: str, parts: tuple[str, str], device: str, started: float, **counts) -> dict:
     """What a model's configuration records of its training: data, split, settings, command and time."""
-    from .datasets import SQUAD_TUNE_ARTICLES
-
     return {"data": "SQuAD v1.1 dev, tune half (first 24 articles)", parts[0]: f"0-{args.train_articles - 1}",
             parts[1]: f"{args.train_articles}-{SQUAD_TUNE_ARTICLES - 1}", **counts, "negatives": args.negatives,
             "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed, "device": device,
@@ -37,7 +36,17 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def tune_pipeline(args):
+@dataclass
+class TuneRun:
+    assistant: object  # qa.assistant.Assistant over the index of all of SQuAD's paragraphs, answering as --fast
+    prepared: object  # eval.cache.Prepared: its settings and document-id prefix
+    encoder: object
+    train_q: list  # tune questions that train the model
+    fit_q: list  # tune questions that fit what is chosen after it
+    heldout: set[str]  # the indexed ids of the held-out half's paragraphs: a fit that retrieves must exclude them
+
+
+def tune_pipeline(args) -> TuneRun:
     """The assistant over the index of all of SQuAD's paragraphs (built once into the eval cache), answering as
     ``--fast`` (the pipeline whose mistakes the models learn from), and the tune half's questions split by article:
     those that train the model and those that fit what is chosen after it (``--limit``: a sample of each)."""
@@ -55,7 +64,8 @@ def tune_pipeline(args):
     fit_q = [q for q in ds.questions if article_of(q.gold[0]) >= args.train_articles]
     if args.limit:
         train_q, fit_q = (random.Random(args.seed).sample(qs, min(args.limit, len(qs))) for qs in (train_q, fit_q))
-    return assistant, prepared, encoder, train_q, fit_q
+    heldout = {prepared.prefix + d.id for d in ds.documents if article_of(d.id) >= SQUAD_TUNE_ARTICLES}
+    return TuneRun(assistant, prepared, encoder, train_q, fit_q, heldout)
 
 
 def tune_sentences(store, prefix: str, articles: range) -> dict[str, list[str]]:

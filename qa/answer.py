@@ -2,9 +2,10 @@
 abstains when the evidence is weak.
 
 The factoid span is marked by the learned span reader when it is given (``qa.reader``), else by rules over the
-question's type (``--fast``). With a learned combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further
-sentence is quoted only when it reaches a share of the best one's probability. Without one (``--fast``) the
-hand-weighted score decides, as before the reranker existed. Abstention is decided by the hand threshold on the
+question's type (``--fast``); a factoid answer whose span the reader marks quotes that sentence alone. With a learned
+combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further sentence is quoted
+only when it reaches a share of the best one's probability. Without one the hand-weighted score decides, as before
+the reranker existed. Abstention is decided by the hand threshold on the
 sentence evidence unless ``SelectorSettings.abstention`` is "calibrated" (the combiner's probability and threshold).
 """
 from __future__ import annotations

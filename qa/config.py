@@ -4,8 +4,9 @@
 ``QA_INDEX_DIR``, ``QA_MODEL``, ``QA_BACKEND``, ``QA_DEVICE``, ``QA_RAY``), the dense index (``QA_DENSE_EXACT_BELOW``, ``QA_HNSW_M``,
 ``QA_HNSW_EF_CONSTRUCTION``: used by the next build; ``QA_HNSW_EF_SEARCH``: used when an index is opened), the reranker
 (``QA_RERANKER``: ``on`` for the bundled one, a folder for another, ``off``, the default, for the fast selector alone),
-the span reader (``QA_READER``: ``on``, the default, ``off``, or a folder), the feedback file (``QA_FEEDBACK``) and the limits on what a build reads (``QA_MAX_FILE_MB``: larger files are
-skipped; ``QA_MAX_SENTENCE_CHARS``: longer sentences are indexed as pieces). ``environment_help`` lists them all.
+the span reader (``QA_READER``: ``on``, the default, ``off``, or a folder), the feedback file (``QA_FEEDBACK``) and
+the limits on what a build reads (``QA_MAX_FILE_MB``: larger files are skipped; ``QA_MAX_SENTENCE_CHARS``: longer
+sentences are indexed as pieces). ``environment_help`` lists them all.
 """
 from __future__ import annotations
 

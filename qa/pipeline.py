@@ -1,6 +1,6 @@
 """The one query pipeline: the question's time words -> retrieve (BM25 and dense, fused) -> answer-sentence
-candidates -> rerank (optional) -> select (with the span reader, unless fast). ``Assistant.ask`` runs it; ``qa eval`` composes the same stages for each
-configuration it compares."""
+candidates -> rerank (optional) -> select (the span read by the span reader, unless fast). ``Assistant.ask`` runs it;
+``qa eval`` composes the same stages for each configuration it compares."""
 from __future__ import annotations
 
 import datetime as dt

@@ -5,7 +5,8 @@ piece of the sentence, how likely the answer starts and ends there, and scores "
 (as SQuAD 2.0 readers do). A span is marked only when its score beats "no answer" by the margin fitted on questions
 it was not trained on (where a marked span became more often right than wrong), and, for a question that asks for a
 type (a date, a count, a name, a place), the span is chosen among the spans of that type: a "who" question never
-gets a day. Stored in ``qa/models/reader/`` with its model card; trained by ``qa train-reader`` (``eval/train_reader.py``).
+gets a day. Stored in ``qa/models/reader/`` with its model card; trained by ``qa train-reader``
+(``eval/train_reader.py``).
 """
 from __future__ import annotations
 

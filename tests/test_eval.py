@@ -21,8 +21,8 @@ from eval.configs import METRIC_KEYS  # noqa: E402
 from eval.format import format_summary  # noqa: E402
 from eval.questions import sample  # noqa: E402
 
-ANSWER_CONFIGS = ["bm25", "dense", "hybrid-rrf", "hybrid-convex", "baseline-cosine", "fast", "reader", "cross-encoder", "full",
-                  "full-calibrated"]
+ANSWER_CONFIGS = ["bm25", "dense", "hybrid-rrf", "hybrid-convex", "baseline-cosine", "fast", "reader", "cross-encoder",
+                  "full", "full-calibrated"]
 RETRIEVAL_ONLY = ["bm25", "dense", "hybrid-rrf", "hybrid-convex"]
 
 SQUAD = {"version": "1.1", "data": [

@@ -65,5 +65,7 @@ def test_the_assistant_marks_spans_with_the_reader_unless_fast(bundled_settings,
     assistant = Assistant(bundled_settings, build_if_missing=False, encoder=encoder)
     assert assistant.reader is not None
     question = "Which Chinese state-run outlet ran an editorial on Blinken's visit to China?"
-    assert assistant.ask(question).sentences[0].span_text == "Global Times"
-    assert assistant.ask(question, fast=True).sentences[0].span_text is None  # a "which" question: no typed rule
+    read, fast = assistant.ask(question), assistant.ask(question, fast=True)
+    assert read.sentences[0].span_text == "Global Times"
+    assert len(read.sentences) == 1 < len(fast.sentences)  # sure of the answer: its sentence alone, no padding
+    assert fast.sentences[0].span_text is None  # a "which" question: no typed rule
