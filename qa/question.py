@@ -59,8 +59,10 @@ _LEADING_CLAUSE = re.compile(r"^(?:after|before|since|following|during|in|at|on|
 def question_kind(question: str) -> QuestionKind:
     q = question.lower().strip(" \t\n,;:")  # a time scope cut from its front may leave its comma
     main = re.sub(r"^(?:about|roughly|approximately|around|and|so|then)\s+", "", _LEADING_CLAUSE.sub("", q))
-    q_typed = main if re.match(r"(when|what|which|who|whom|whose|where|how|in (what|which)|on what)\b", main) else q
-    if re.match(r"(when|what (year|date|day|month)|which (year|date|day|month)|on what (date|day))\b", q_typed):
+    q_typed = main if re.match(r"(when|what|which|who|whom|whose|where|how|(in|on|by|during) (what|which))\b",
+                               main) else q
+    # "In what year", "On which day of the week", "By which year": a date, as "When" is
+    if re.match(r"(when|((in|on|by|during) )?(what|which) (years?|date|day|month|decade|century))\b", q_typed):
         kind = "date"
     elif re.match(r"(how (many|much|long|old|often)|what (percentage|number|share))\b", q_typed):
         kind = "number"
@@ -86,6 +88,7 @@ def is_date(text: str) -> bool:
 _TITLES = {"mr", "mrs", "ms", "dr", "president", "secretary"}
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
+_DATE_UNIT = re.compile(r"\b(?:what|which) (day of the week|years?|decade|century)\b")
 
 
 def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tuple[int, int], float]]:
@@ -112,6 +115,9 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
                     span = (m.start(), m.start("noun"))
             elif q.startswith("how long"):
                 strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
+        elif kind == "date" and _DATE_UNIT.search(q):  # "which day of the week" is a weekday; "what year", a year
+            unit = _DATE_UNIT.search(q).group(1)
+            strength = 1.0 if re.search(_WEEKDAY if unit == "day of the week" else r"\d{4}", m.group(0)) else 0.5
         elif kind == "words":  # the words themselves, without the quotation marks; a short quotation fits best
             group = 1 if m.group(1) else 2
             span = m.span(group)

@@ -23,6 +23,23 @@ def test_question_kinds():
     assert not question_kind("Who took part in the discussions?").is_list  # a noun, not "discussed"
     assert not question_kind("In which city did Xi next meet a US president?").is_list
     assert question_kind("Which Chinese officials did Blinken meet?").is_list
+    # a preposition before "what year" / "which day" asks for a date all the same
+    assert question_kind("In what year did Beijing and Washington establish ties?").answer_type == "date"
+    assert question_kind("On which day of the week was the dialogue held?").answer_type == "date"
+    assert question_kind("In which city did they meet?").answer_type == "place"
+
+
+def test_date_candidates_fit_the_unit_asked_for():
+    sentence = "The dialogue opened on Thursday, January 8, 2024, as in 1979."
+
+    def fits(question):
+        return {sentence[s:e]: strength for (s, e), strength in typed_candidates("date", question, sentence)}
+
+    assert fits("On which day of the week did it open?")["on Thursday"] == 1.0
+    assert fits("On which day of the week did it open?")["1979"] == 0.5
+    assert fits("In what year were ties established?")["1979"] == 1.0
+    assert fits("In what year were ties established?")["on Thursday"] == 0.5
+    assert set(fits("When did it open?").values()) == {1.0}
 
 
 def test_words_candidates_are_what_was_said():
