@@ -58,6 +58,18 @@ class Candidates:
                                                                               self.evidence))
         self.features = {name: values[keep] for name, values in self.features.items()}
 
+    def drop_answered(self, lead: tuple[str, int], asked: set[str], floor: float) -> None:
+        """Leaves out ``lead`` (article id, start), the sentence the previous answer led with, when it holds none of
+        the terms a follow-up newly ``asked`` and nothing of the type asked for: the user has just read it, and the
+        conversation's names in the question would otherwise pull it back first. Kept where nothing else answers
+        above ``floor``, and where it holds what is asked ("What did he say Taiwan closely grasps?")."""
+        at = next((i for i, s in enumerate(self.sentences) if (s.article_id, s.start) == lead), None)
+        if at is None or asked & set(tokenize(self.sentences[at].text)):
+            return
+        if self.kind.answer_type is not None and self.features["typed"][at] > 0:
+            return
+        self.drop({lead}, floor)
+
     def holds_focus(self, i: int) -> bool:
         present = set(tokenize(self.sentences[i].text))
         return any(t in present or _SYNONYMS.get(t, set()) & present for t in self.focus)

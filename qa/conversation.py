@@ -12,6 +12,7 @@ from dateutil.relativedelta import relativedelta
 
 from .dates import parse_question
 from .question import is_date
+from .text import tokenize
 
 # Openings that continue the previous question.
 _CONTINUES = re.compile(r"^\W*(?:and|but|also|so|then|what about|how about|and what about)\b[\s,]*", re.I)
@@ -21,6 +22,7 @@ _ELSE = re.compile(r"\b(?:what|who|where|which|anything|anyone|something)\s+else
 _SHIFT = re.compile(r"^\W*(?:(?:and|but|what about|how about)\s+)*(?:(?P<n>a|one|two|three|\d+)\s+(?P<unit>year|month)s?\s+"
                     r"(?P<way>earlier|before|later|after)|the\s+(?P<unit2>year|month)\s+(?P<way2>before|after)|the\s+"
                     r"(?P<way3>previous|following|next)\s+(?P<unit3>year|month))\W*$", re.I)
+_WH = re.compile(r"\b(?:what|who|whom|whose|where|when|which|how|why)\b", re.I)
 _THAT = re.compile(r"\b(before|after|since|until)\s+(?:that|then)\b", re.I)
 _LEADING_PREPOSITION = re.compile(r"^(?:with|for|about|to|from|in|on|at|of|by)\s+", re.I)
 _STRONG_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs"}
@@ -49,6 +51,7 @@ class Turn:
     quoted: set[tuple[str, int]] = field(default_factory=set)  # (article id, start) of the sentences it quoted
     lead_date: str | None = None  # the first quoted sentence's day ("before that")
     answer_names: list[str] = field(default_factory=list)  # who or what its answer named ("What did he say?")
+    lead: tuple[str, int] | None = None  # (article id, start) of the sentence it quoted first
 
 
 def names(text: str, *, first_word: bool = False) -> list[str]:
@@ -103,6 +106,8 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     moved = _shifted_time(question, before)
     if moved:  # "And a year earlier?": the same, at the previous question's time moved
         return FollowUp(question, f"{_drop_time(before)} {moved}?", True)
+    if not _WH.search(rest):  # "And on the U.S. side?": what is asked is the previous question's
+        return FollowUp(question, f"{asked.rstrip(' ?')}? ({before}?)", True)
     # Its own time words replace the previous question's; the previous answer's names come first: "he" is more
     # often who was just named as the answer than who was asked about.
     times = [] if time_words else list(_time_words(before + "?"))
@@ -116,6 +121,16 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     context += times
     understood = f"{asked.rstrip(' ?')}? ({', '.join(context)})" if context else f"{asked} ({before}?)"
     return FollowUp(question, understood, True, len(history) - 1 if _ELSE.search(question) else None)
+
+
+def asked_terms(question: str) -> set[str]:
+    """What a follow-up newly asks, in its own words: its terms that are not names ("What did he say Washington must
+    choose between?" -> must, choose); none for a bare "Where?" or "Says who?", nor for a fragment that asks the
+    previous question again of something else ("And on the U.S. side?")."""
+    own = _CONTINUES.sub("", question)
+    if not _WH.search(own):
+        return set()
+    return set(tokenize(own)) - set(tokenize(" ".join(names(own, first_word=True))))
 
 
 def answer_names(answer, question: str) -> list[str]:
@@ -134,8 +149,18 @@ def answer_names(answer, question: str) -> list[str]:
 
 
 def _overlaps(name: str, others: list[str]) -> bool:
-    """Whether a name is one of ``others``, or part of one, or holds one ("Mr Blinken" and "Blinken")."""
-    return any(name in other or other in name for other in others)
+    """Whether a name is one of ``others``, or part of one, or holds one, word for word ("Mr Blinken" and "Blinken",
+    "Antony Blinken's" and "Antony Blinken"; not "U.S." and "China-U.S. Dialogue")."""
+    words = _name_words(name)
+    return any(_within(words, _name_words(other)) or _within(_name_words(other), words) for other in others)
+
+
+def _name_words(name: str) -> list[str]:
+    return re.sub(r"['\u2019]s\b", "", name).split()
+
+
+def _within(part: list[str], whole: list[str]) -> bool:
+    return bool(part) and any(whole[i:i + len(part)] == part for i in range(len(whole) - len(part) + 1))
 
 
 def _time_words(text: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import numpy as np
 from .answer import AnswerSelector
 from .candidates import CandidateFinder, Candidates
 from .config import MAX_K
-from .conversation import Turn, answer_names, understand
+from .conversation import Turn, answer_names, asked_terms, understand
 from .reader import SpanReader
 from .rerank import Reranker
 from .retrieve import DateRange, Retriever
@@ -39,12 +39,16 @@ class QueryPipeline:
         scope's ordering and notes and each stage's time. With ``history`` (the questions asked before, oldest
         first), a follow-up is first made to stand alone (see qa.conversation)."""
         started = time.perf_counter()
-        follow = None
+        follow, sentence_vector = None, None
         if history:
+            encode = self.retriever.encoder.encode_query
             turns = self._conversation(history, k=k, mode=mode, fusion=fusion, dates=dates, today=today)
-            follow = understand(question, turns, self.retriever.encoder.encode_query)
+            follow = understand(question, turns, encode)
             if follow.leans:
-                question, query_vector = follow.understood, self.retriever.encoder.encode_query(follow.understood)
+                question, query_vector = follow.understood, encode(follow.understood)
+                asked = asked_terms(follow.question)
+                if asked:  # sentences are compared with what is newly asked as much as with whom it is about
+                    sentence_vector = _unit(encode(follow.question) + query_vector)
         scope = self.scoper.resolve(question, today)
         if scope.dates is not None:
             dates = scope.dates.intersect(dates)
@@ -55,13 +59,15 @@ class QueryPipeline:
         hits = self.retriever.search(question, k, mode=mode, fusion=fusion, dates=dates, query_vector=query_vector,
                                      exclude=exclude)
         retrieved = time.perf_counter()
-        cands = self.finder.find(question, hits, query_vector, dates)
+        cands = self.finder.find(question, hits, query_vector if sentence_vector is None else sentence_vector, dates)
         cands.order = scope.order
         cands.notes = scope.notes + undated_note(self.retriever.undated_left_out(dates))
         if follow is not None and follow.leans:
             cands.understood = follow.understood
             if follow.else_of is not None:  # not what was quoted before, unless nothing else answers at all
                 cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below)
+            elif asked and turns[-1].lead is not None:
+                cands.drop_answered(turns[-1].lead, asked, floor=self.selector.settings.abstain_below)
         if rerank and self.reranker is not None:
             self.reranker.score(cands)
         cands.timings_ms = {"retrieve": _ms(retrieved - started), "rerank": _ms(time.perf_counter() - retrieved)}
@@ -89,10 +95,15 @@ class QueryPipeline:
             vector = self.retriever.encoder.encode_query(follow.understood)
             answer = self.run(follow.understood, vector, fast=True, **options)
             quoted = {(s.article_id, s.start) for s in answer.sentences} if not answer.abstained else set()
-            lead = answer.sentences[0].date if quoted else None
-            turns.append(Turn(asked, follow.understood, quoted, lead if lead and len(lead) == 10 else None,
-                              answer_names(answer, follow.understood)))
+            lead = answer.sentences[0] if quoted else None
+            day = lead.date if lead and lead.date and len(lead.date) == 10 else None
+            turns.append(Turn(asked, follow.understood, quoted, day, answer_names(answer, follow.understood),
+                              (lead.article_id, lead.start) if lead else None))
         return turns
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def _ms(seconds: float) -> float:

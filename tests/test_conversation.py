@@ -2,7 +2,7 @@
 pipeline (Assistant.ask with history, `qa ask --follow-up`, `qa chat`)."""
 import pytest
 
-from qa.conversation import answer_names, Turn, leans_on_previous, names, understand
+from qa.conversation import answer_names, asked_terms, Turn, leans_on_previous, names, understand
 from tests.test_cli import qa
 
 
@@ -56,6 +56,26 @@ def test_rewrites():
     assert understand("The year before?", [said]).understood == "Where did Xi meet a US president in 2022?"
 
 
+def test_a_fragment_asks_the_previous_question_of_something_else():
+    hosted = "Which Chinese body co-hosted the Second China-U.S. Track 1.5 Dialogue?"
+    follow = understand("And on the U.S. side?", [Turn(hosted, hosted)])
+    assert follow.understood == f"And on the U.S. side? ({hosted})"
+    assert asked_terms("And on the U.S. side?") == set()  # nothing new is asked: its lead may answer again
+
+
+def test_carried_names_are_matched_word_for_word():
+    held = "Where was the Second China-U.S. Track 1.5 Dialogue held?"
+    understood = understand("What did they tell the U.S. side?", [Turn(held, held)]).understood
+    assert "Second China-U.S. Track 1.5 Dialogue" in understood  # "U.S." is not that name
+    answered = Turn("Who met Blinken?", "Who met Blinken?", answer_names=["Antony Blinken's"])
+    assert "Antony Blinken's" not in understand("What did Antony Blinken say then?", [answered]).understood
+
+
+def test_what_a_follow_up_newly_asks():
+    assert asked_terms("What did he say Washington must choose between?") == {"must", "choos"}
+    assert asked_terms("Where?") == set() and asked_terms("Says who?") == set()
+
+
 def test_swapped_name_replaces_the_most_alike(encoder):
     asked = Turn("How long did Blinken meet Qin Gang?", "How long did Blinken meet Qin Gang?")
     follow = understand("And with Wang Yi?", [asked], encoder.encode_query)
@@ -75,6 +95,14 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     assert quoted.sentences[0].span_text not in answer_names(quoted, said)
     named = "Which Chinese foreign minister did Blinken meet on Sunday?"
     assert answer_names(assistant.ask(named), named)[0] == "Qin Gang"
+    # A follow-up that asks something new is not answered with the sentence just quoted, which the conversation's
+    # names would pull back first; one that asks about the same event may be.
+    letter = "What did Xi Jinping's new year's letter say the San Francisco Vision opened up?"
+    vision = assistant.ask(letter).sentences[0]
+    committed = assistant.ask("And Biden, what did he say he is committed to?", history=[letter]).sentences[0]
+    assert "opened up the future" in vision.text and "responsibly managing" in committed.text
+    held = "Was the Second China-U.S. Track 1.5 Dialogue held in Beijing?"
+    assert "Thursday" in assistant.ask("On which day of the week?", history=[held]).sentences[0].text
     # "What else": not the sentences already quoted, unless nothing else answers.
     first = assistant.ask("What was agreed in San Francisco?")
     more = assistant.ask("What else was agreed?", history=["What was agreed in San Francisco?"])
