@@ -25,7 +25,7 @@ _PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
         rf"(?:in|since|until|by)\s+{_MONTH}|(?:on|last|this|next)\s+{_WEEKDAY}|{_WEEKDAY}|"
-        rf"(?:last|this|next)\s+(?:month|year|week)|(?:19|20)\d{{2}})\b"),
+        rf"(?:last|this|next)\s+(?:month|year|week)|\d{{1,2}}(?:st|nd|rd|th)\s+century|(?:1\d|20)\d{{2}}s?)\b"),
     "number": re.compile(
         rf"\b(?:(?:more than|less than|approximately|about|nearly|over|almost|some|around)\s+)?"
         rf"{_NUM}(?:(?:\s+and\s+a|\s+and|-|\s+)\s*{_NUM})*(?:\s+(?:per\s?cent|percent|%)|(?P<noun>\s+[a-z]+s))?\b",
@@ -89,6 +89,7 @@ _TITLES = {"mr", "mrs", "ms", "dr", "president", "secretary"}
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _DATE_UNIT = re.compile(r"\b(?:what|which) (day of the week|years?|decade|century)\b")
+_UNIT_FITS = {"day of the week": _WEEKDAY, "year": r"\d{4}\b", "decade": r"\d{3}0s", "century": "century"}
 
 
 def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tuple[int, int], float]]:
@@ -116,8 +117,8 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
             elif q.startswith("how long"):
                 strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
         elif kind == "date" and _DATE_UNIT.search(q):  # "which day of the week" is a weekday; "what year", a year
-            unit = _DATE_UNIT.search(q).group(1)
-            strength = 1.0 if re.search(_WEEKDAY if unit == "day of the week" else r"\d{4}", m.group(0)) else 0.5
+            fits = _UNIT_FITS[_DATE_UNIT.search(q).group(1).rstrip("s")]
+            strength = 1.0 if re.search(fits, m.group(0)) else 0.5
         elif kind == "words":  # the words themselves, without the quotation marks; a short quotation fits best
             group = 1 if m.group(1) else 2
             span = m.span(group)

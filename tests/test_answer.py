@@ -40,6 +40,10 @@ def test_date_candidates_fit_the_unit_asked_for():
     assert fits("In what year were ties established?")["1979"] == 1.0
     assert fits("In what year were ties established?")["on Thursday"] == 0.5
     assert set(fits("When did it open?").values()) == {1.0}
+    older = "The house was built in 1787, rebuilt in the 1860s and listed in the 20th century."
+    found = {older[s:e]: strength for (s, e), strength in typed_candidates("date", "In what decade was it rebuilt?",
+                                                                           older)}
+    assert found == {"1787": 0.5, "1860s": 1.0, "20th century": 0.5}
 
 
 def test_words_candidates_are_what_was_said():
