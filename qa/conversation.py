@@ -42,6 +42,10 @@ class FollowUp:
     understood: str  # the question that stands alone, asked of the collection
     leans: bool  # whether it leaned on the conversation
     else_of: int | None = None  # "what else": the turn whose quoted sentences are not to be quoted again
+    # what it newly asks, in its own words: its terms that are not names ("What did he say Washington must choose
+    # between?" -> must, choose); none when it asks the previous question again ("Where?", "And Wang Yi?", "And on
+    # the U.S. side?", "And in 2025?")
+    asked: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -120,17 +124,9 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
             context.append(name)
     context += times
     understood = f"{asked.rstrip(' ?')}? ({', '.join(context)})" if context else f"{asked} ({before}?)"
-    return FollowUp(question, understood, True, len(history) - 1 if _ELSE.search(question) else None)
-
-
-def asked_terms(question: str) -> set[str]:
-    """What a follow-up newly asks, in its own words: its terms that are not names ("What did he say Washington must
-    choose between?" -> must, choose); none for a bare "Where?" or "Says who?", nor for a fragment that asks the
-    previous question again of something else ("And on the U.S. side?")."""
-    own = _CONTINUES.sub("", question)
-    if not _WH.search(own):
-        return set()
-    return set(tokenize(own)) - set(tokenize(" ".join(names(own, first_word=True))))
+    own = _CONTINUES.sub("", question)  # its words as typed: "before that" is not a day it asks about
+    return FollowUp(question, understood, True, len(history) - 1 if _ELSE.search(question) else None,
+                    set(tokenize(own)) - set(tokenize(" ".join(names(own, first_word=True)))))
 
 
 def answer_names(answer, question: str) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 from .answer import AnswerSelector
 from .candidates import CandidateFinder, Candidates
 from .config import MAX_K
-from .conversation import Turn, answer_names, asked_terms, understand
+from .conversation import Turn, answer_names, understand
 from .reader import SpanReader
 from .rerank import Reranker
 from .retrieve import DateRange, Retriever
@@ -46,8 +46,7 @@ class QueryPipeline:
             follow = understand(question, turns, encode)
             if follow.leans:
                 question, query_vector = follow.understood, encode(follow.understood)
-                asked = asked_terms(follow.question)
-                if asked:  # sentences are compared with what is newly asked as much as with whom it is about
+                if follow.asked:  # sentences are compared with what is newly asked as much as with whom it is about
                     sentence_vector = _unit(encode(follow.question) + query_vector)
         scope = self.scoper.resolve(question, today)
         if scope.dates is not None:
@@ -66,8 +65,8 @@ class QueryPipeline:
             cands.understood = follow.understood
             if follow.else_of is not None:  # not what was quoted before, unless nothing else answers at all
                 cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below)
-            elif asked and turns[-1].lead is not None:
-                cands.drop_answered(turns[-1].lead, asked, floor=self.selector.settings.abstain_below)
+            elif follow.asked and turns[-1].lead is not None:
+                cands.drop_answered(turns[-1].lead, follow.asked, floor=self.selector.settings.abstain_below)
         if rerank and self.reranker is not None:
             self.reranker.score(cands)
         cands.timings_ms = {"retrieve": _ms(retrieved - started), "rerank": _ms(time.perf_counter() - retrieved)}
