@@ -89,7 +89,8 @@ _TITLES = {"mr", "mrs", "ms", "dr", "president", "secretary"}
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _DATE_UNIT = re.compile(r"\b(?:what|which) (day of the week|years?|decade|century)\b")
-_UNIT_FITS = {"day of the week": _WEEKDAY, "year": r"\d{4}\b", "decade": r"\d{3}0s", "century": "century"}
+_UNIT_FITS = {"day of the week": re.compile(_WEEKDAY), "year": re.compile(r"\b\d{4}\b"),
+              "decade": re.compile(r"\b\d{3}0s\b"), "century": re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\s+century\b")}
 
 
 def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tuple[int, int], float]]:
@@ -100,6 +101,8 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
     q_words = set(re.findall(r"\w+", q))
     counted = re.match(r"how many ([a-z]+)", q)
     counted = counted.group(1).rstrip("s") if counted else None
+    unit = _DATE_UNIT.search(q) if kind == "date" else None
+    fits = _UNIT_FITS[unit.group(1).rstrip("s")] if unit else None
     out = []
     for m in _PATTERNS[kind].finditer(sentence):
         words = re.findall(r"\w+", m.group(0).lower())
@@ -116,9 +119,11 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
                     span = (m.start(), m.start("noun"))
             elif q.startswith("how long"):
                 strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
-        elif kind == "date" and _DATE_UNIT.search(q):  # "which day of the week" is a weekday; "what year", a year
-            fits = _UNIT_FITS[_DATE_UNIT.search(q).group(1).rstrip("s")]
-            strength = 1.0 if re.search(fits, m.group(0)) else 0.5
+        elif fits is not None:  # "which day of the week" is answered by the weekday alone, "what year" by the year
+            part = fits.search(m.group(0))
+            strength = 1.0 if part else 0.5
+            if part:
+                span = (m.start() + part.start(), m.start() + part.end())
         elif kind == "words":  # the words themselves, without the quotation marks; a short quotation fits best
             group = 1 if m.group(1) else 2
             span = m.span(group)
