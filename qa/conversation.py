@@ -31,6 +31,7 @@ _SHORT = 6  # words
 _ANSWER_NAMES = 3  # names of the previous answer carried into a follow-up
 # A capitalised name (one or more words, "Wang Yi", "U.S.", "Track 1.5"); question words and openings are not names.
 _NAME = re.compile(r"\b[A-Z][\w.'\u2019-]*(?:\s+(?:of\s+)?[A-Z0-9][\w.'\u2019-]*)*")
+_NATIONALITY = re.compile(r"[A-Z][a-z]+(?:ese|ian|ean|ish|can)")  # Chinese, Russian, Korean, British, American
 _NOT_NAMES = {"What", "Who", "Whom", "Whose", "When", "Where", "Which", "Why", "How", "And", "But", "Also", "So",
               "Then", "Did", "Does", "Do", "Was", "Were", "Is", "Are", "Has", "Have", "Had", "In", "On", "At", "After",
               "Before", "Since", "The", "A", "An", "Mr", "Mrs", "Ms", "I", "Any", "Anything", "Tell", "Can", "Could"}
@@ -205,6 +206,8 @@ def _swap_names(question: str, new: list[str], encode) -> str:
     old = names(question)
     if not old:
         return f"{question} {' and '.join(new)}"
+    # a nationality describes someone ("Chinese foreign minister Qin Gang"); it is not who a new name replaces
+    old = [name for name in old if not _NATIONALITY.fullmatch(name)] or old
     replaced = old[0]
     if encode is not None and len(old) > 1:
         target = encode(" ".join(new))

@@ -84,6 +84,11 @@ def test_swapped_name_replaces_the_most_alike(encoder):
     asked = Turn("How long did Blinken meet Qin Gang?", "How long did Blinken meet Qin Gang?")
     follow = understand("And with Wang Yi?", [asked], encoder.encode_query)
     assert follow.understood == "How long did Blinken meet Wang Yi?"
+    # a nationality is not a name the new one replaces, however alike their vectors
+    met = "How long did Blinken's meeting with Chinese foreign minister Qin Gang last?"
+    asked = Turn(met, met)
+    follow = understand("And with Wang Yi?", [asked], encoder.encode_query)
+    assert follow.understood == "How long did Blinken's meeting with Chinese foreign minister Wang Yi last?"
 
 
 def test_follow_up_is_answered_from_the_conversation(assistant):
