@@ -13,6 +13,8 @@ from tests.test_cli import qa
     ("And in 2025?", True),
     ("Where?", True),
     ("According to whom?", True),
+    ("Roughly how many people from the two countries took part in it?", True),
+    ("How many people from the two countries took part in it last year?", False),
     ("Who is Qin Gang?", False),
     ("What was agreed in San Francisco?", False),
     ("How long did Blinken meet Qin Gang on Sunday?", False),
