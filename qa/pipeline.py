@@ -45,9 +45,10 @@ class QueryPipeline:
             turns = self._conversation(history, k=k, mode=mode, fusion=fusion, dates=dates, today=today)
             follow = understand(question, turns, encode)
             if follow.leans:
+                own_vector = query_vector  # the follow-up's own words, as asked
                 question, query_vector = follow.understood, encode(follow.understood)
                 if follow.asked:  # sentences are compared with what is newly asked as much as with whom it is about
-                    sentence_vector = _unit(encode(follow.question) + query_vector)
+                    sentence_vector = _unit(own_vector + query_vector)
         scope = self.scoper.resolve(question, today)
         if scope.dates is not None:
             dates = scope.dates.intersect(dates)
