@@ -26,9 +26,9 @@ _WH = re.compile(r"\b(?:what|who|whom|whose|where|when|which|how|why)\b", re.I)
 _THAT = re.compile(r"\b(before|after|since|until)\s+(?:that|then)\b", re.I)
 _LEADING_PREPOSITION = re.compile(r"^(?:with|for|about|to|from|in|on|at|of|by)\s+", re.I)
 _STRONG_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs"}
-_WEAK_PRONOUNS = {"it", "its", "that", "this", "those", "these", "there", "then"}  # lean only in a short question
+# lean in a short question, or as a question's last word
+_WEAK_PRONOUNS = {"it", "its", "that", "this", "those", "these", "there", "then"}
 _SHORT = 6  # words
-_ENDS_ON_WEAK = re.compile(r"\b(?:it|that|this|those|these|there)\W*$", re.I)  # "... in it?" leans, however long
 _ANSWER_NAMES = 3  # names of the previous answer carried into a follow-up
 # A capitalised name (one or more words, "Wang Yi", "U.S.", "Track 1.5"); question words and openings are not names.
 _NAME = re.compile(r"\b[A-Z][\w.'\u2019-]*(?:\s+(?:of\s+)?[A-Z0-9][\w.'\u2019-]*)*")
@@ -85,7 +85,7 @@ def leans_on_previous(question: str) -> bool:
     words = _words(question)
     if _CONTINUES.match(question) or _ELSE.search(question):
         return True
-    if _STRONG_PRONOUNS & set(words) or _ENDS_ON_WEAK.search(question):
+    if _STRONG_PRONOUNS & set(words) or (words and words[-1] in _WEAK_PRONOUNS):  # "... in it?", however long
         return True
     return len(words) <= _SHORT and (bool(_WEAK_PRONOUNS & set(words)) or not names(question))
 

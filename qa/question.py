@@ -15,6 +15,7 @@ _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twel
                r"fifty|hundred|thousand|million|billion|half|dozen|first|second|third|fourth|fifth|sixth|" \
                r"seventh|eighth|ninth|tenth)"
 _NUM = rf"(?:\d[\d,.]*|{_NUMBER_WORD})"
+_CENTURY = r"\d{1,2}(?:st|nd|rd|th)\s+century"
 # Capitalised words that are no one's name: function words, and the adverbs and conjunctions that open a sentence
 _NOT_NAMES = r"(?:The|A|An|In|On|At|By|For|From|To|Of|And|But|Or|He|She|It|They|We|I|His|Her|Its|Their|This|That|" \
              r"These|Those|There|Then|When|While|After|Before|During|Since|As|If|Yes|No|Mr|Mrs|Ms|Dr|However|" \
@@ -25,7 +26,7 @@ _PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
         rf"(?:in|since|until|by)\s+{_MONTH}|(?:on|last|this|next)\s+{_WEEKDAY}|{_WEEKDAY}|"
-        rf"(?:last|this|next)\s+(?:month|year|week)|\d{{1,2}}(?:st|nd|rd|th)\s+century|(?:1\d|20)\d{{2}}s?)\b"),
+        rf"(?:last|this|next)\s+(?:month|year|week)|{_CENTURY}|(?:1\d|20)\d{{2}}s?)\b"),
     "number": re.compile(
         rf"\b(?:(?:more than|less than|approximately|about|nearly|over|almost|some|around)\s+)?"
         rf"{_NUM}(?:(?:\s+and\s+a|\s+and|-|\s+)\s*{_NUM})*(?:\s+(?:per\s?cent|percent|%)|(?P<noun>\s+[a-z]+s))?\b",
@@ -90,7 +91,7 @@ _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|year
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _DATE_UNIT = re.compile(r"\b(?:what|which) (day of the week|years?|decade|century)\b")
 _UNIT_FITS = {"day of the week": re.compile(_WEEKDAY), "year": re.compile(r"\b\d{4}\b"),
-              "decade": re.compile(r"\b\d{3}0s\b"), "century": re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\s+century\b")}
+              "decade": re.compile(r"\b\d{3}0s\b"), "century": re.compile(rf"\b{_CENTURY}\b")}
 
 
 def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tuple[int, int], float]]:
