@@ -20,7 +20,7 @@ from .config import SelectorSettings
 from .index import Index
 from .meta import sentence_date
 from .question import QuestionKind, typed_candidates
-from .reader import SpanReader
+from .reader import ReadSpan, SpanReader
 from .store import Store
 from .types import Answer, AnswerSentence, Citation, Hit, Sentence
 
@@ -59,6 +59,9 @@ class AnswerSelector:
             chosen = [int(i) for i in order[:cfg.max_sentences]]
             return self._answer(cands, chosen, scores, None, True, confidence, hits)
         best = float(scores[order[0]])
+        reads: dict[int, ReadSpan | None] = {}
+        if reader is not None and not kind.is_list:  # list answers gather sentences; no one of them leads
+            order, reads = self._reread(reader, cands, scores, order, combined=combiner is not None)
         if cands.order:  # "the latest ...": of the sentences nearly as good as the best, the newest (oldest) leads
             quotable = [int(i) for i in order if scores[i] >= cfg.order_share * best and scores[i] > 0]
             lead = self._by_date(cands.sentences, quotable, newest=cands.order == "latest")
@@ -66,8 +69,10 @@ class AnswerSelector:
         limit = cfg.list_max_sentences if kind.is_list else cfg.max_sentences
         chosen = [int(order[0])]
         for i in order[1:]:
-            if len(chosen) >= limit or scores[i] < ratio * best or scores[i] <= 0:
+            if len(chosen) >= limit:
                 break
+            if scores[i] < ratio * best or scores[i] <= 0:
+                continue  # (the reader's order need not follow the scores)
             if kind.is_list and cands.focus and not cands.holds_focus(int(i)):
                 continue
             if max(float(cands.vectors[i] @ cands.vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
@@ -75,13 +80,30 @@ class AnswerSelector:
             chosen.append(int(i))
         lead = cands.sentences[chosen[0]]
         if reader is not None:
-            span = reader.span(kind, question, lead.text)
+            span = reader.sure(reads[chosen[0]] if chosen[0] in reads else reader.best(kind, question, lead.text))
             span = (lead.start + span[0], lead.start + span[1]) if span else None
             if span and not kind.is_list:
                 chosen = chosen[:1]  # the reader is sure the lead answers: the other sentences would be padding
         else:
             span = self._span(kind, question, lead) if kind.answer_type else None
         return self._answer(cands, chosen, scores, span, False, confidence, hits)
+
+    def _reread(self, reader: SpanReader, cands: Candidates, scores: np.ndarray, order: np.ndarray,
+                combined: bool) -> tuple[np.ndarray, dict[int, ReadSpan | None]]:
+        """The span reader reads the best few sentences, and the surer it is that one holds the answer (its margin
+        over "no answer", floored), the further up that one moves: the order of the candidates, and what it read."""
+        cfg = self.settings
+        top = [int(i) for i in order[:cfg.reader_reads]]
+        # One sentence at a time: int8 activations are scaled per batch, so a sentence read beside others scores
+        # differently from one read alone, as the reader's margin was fitted.
+        reads = {i: reader.best(cands.kind, cands.question, cands.sentences[i].text) for i in top}
+        # The combiner's probabilities are moved on their log-odds, where a constant step means the same everywhere.
+        key = np.log(np.clip(scores, 1e-6, None) / np.clip(1 - scores, 1e-6, None)) if combined else scores.copy()
+        weight = cfg.reader_weight_combined if combined else cfg.reader_weight
+        for i, read in reads.items():
+            if read is not None:
+                key[i] += weight * (max(read.margin, cfg.reader_floor) - cfg.reader_floor)
+        return np.argsort(-key, kind="stable"), reads
 
     def _by_date(self, sentences: list[Sentence], indices: list[int], newest: bool) -> int:
         """The newest (else oldest) of the sentences, by the first day their event can be; ties keep score order."""

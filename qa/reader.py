@@ -99,5 +99,8 @@ class SpanReader:
 
     def span(self, kind: QuestionKind, question: str, text: str) -> tuple[int, int] | None:
         """The answer's character offsets in ``text``, or None when the reader is not sure enough."""
-        read = self.best(kind, question, text)
+        return self.sure(self.best(kind, question, text))
+
+    def sure(self, read: ReadSpan | None) -> tuple[int, int] | None:
+        """The offsets of ``read`` when its margin reaches the fitted one, else None."""
         return (read.start, read.end) if read is not None and read.margin >= self.margin else None
