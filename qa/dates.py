@@ -204,6 +204,11 @@ _TRAILING = re.compile(r"(?:\s+(?:in|on|at|of|to|for|from|by|during))+\s*$", re.
 # 'How long after X did ...' asks for a duration: X is what it is measured from, not a limit on the answer.
 _DURATION = re.compile(r"^\W*(?:(?:and|but|so|then)\s+)?how\s+(?:long|soon|many\s+(?:years|months|weeks|days|hours))\b",
                        re.I)  # also in a follow-up: "And how long did they last?"
+# 'after Biden and Xi met in November 2023', 'after they spoke': a subject and its verb make a clause, not the name of an
+# event (cut at 'and', it would be the event 'Biden'); its date scopes the question, as with 'after meeting Xi'.
+_CLAUSE = re.compile(r"(?:(?:[A-Z][\w.-]*\s+)+(?:and\s+(?:[A-Z][\w.-]*\s+)+)?|(?:they|he|she|we|the\s+two\s+\w+)\s+)"
+                     r"(?:\w+ed|met|spoke|held|said|made|took|went|came|began|saw|gave|told|left|won|lost|sat|rang|wrote"
+                     r"|sent|became|spent)\b")
 _MAX_EVENT_WORDS = 8  # longer, it is a clause ('since a US secretary of state last visited China'), not a name
 _NOT_EVENTS = {"that", "this", "it", "then", "them", "all", "which", "what", "when", "now", "him", "her"}
 _SHOWN = {"since", "from", "after", "before", "until", "till", "by", "between", "and", "to", "in", "on", "during", "of",
@@ -218,6 +223,8 @@ def _event(question: str, dates: list[When]) -> tuple[str, str, int, int] | None
         at = m.start("event")
         if any(w.span[0] <= m.start() < w.span[1] or w.span[0] == at for w in dates):
             continue  # 'before 2024', 'since last year': a date bound, read elsewhere
+        if _CLAUSE.match(m.group("event")):
+            continue
         event = _EVENT_END.sub("", m.group("event"))
         event = _TRAILING.sub("", event).strip()
         if len(event.split()) > _MAX_EVENT_WORDS or event.split()[0].lower().endswith("ing"):

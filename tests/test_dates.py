@@ -196,6 +196,10 @@ def test_labels(start, end, label):
     # After doing something is a clause, not a named event: its date scopes the question.
     ("What did Biden announce after meeting Xi in November 2023?", TODAY,
      dict(relation=None, event=None, start="2023-11-01", end="2023-11-30")),
+    # So is a subject with its verb (cut at 'and', the event would be 'Biden'); a possessive names an event.
+    ("What did they agree after Biden and Xi met in November 2023?", TODAY,
+     dict(relation=None, event=None, start="2023-11-01", end="2023-11-30")),
+    ("What happened after Trump's delayed visit?", TODAY, dict(relation="after", event="Trump's delayed visit")),
     # 'next' orders only after something; without it, it says nothing about time.
     ("What did Xi say after the Bali meeting and who spoke next?", TODAY, dict(relation="after", order="earliest")),
     ("How long did their most recent meeting last?", TODAY, dict(order="latest")),
@@ -223,6 +227,8 @@ def test_parse_question(question, today, expected):
     "How many representatives attended the Track 1.5 Dialogue?",
     "Who did Blinken meet on Sunday?",
     "What happened after that?",
+    "What changed after Biden and Xi met?",
+    "What did Xi say after the two presidents spoke?",
     "Who may attend the summit?",
 ])
 def test_unscoped_questions_are_empty(question):
