@@ -1,12 +1,13 @@
 """The selector: picks, orders and quotes the answer sentences among the candidates, marks the factoid span, and
 abstains when the evidence is weak.
 
-The factoid span is marked by the learned span reader when it is given (``qa.reader``), else by rules over the
-question's type (``--fast``); a factoid answer whose span the reader marks quotes that sentence alone. With a learned
-combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further sentence is quoted
-only when it reaches a share of the best one's probability. Without one the hand-weighted score decides, as before
-the reranker existed. Abstention is decided by the hand threshold on the
-sentence evidence unless ``SelectorSettings.abstention`` is "calibrated" (the combiner's probability and threshold).
+With a learned combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further
+sentence is quoted only when it reaches a share of the best one's probability; without one the hand-weighted score
+decides, as before the reranker existed. The learned span reader (``qa.reader``), when given, reads the best three
+sentences of a non-list question and moves up the one it is sure answers; it marks the factoid span in the sentence
+that leads, else rules over the question's type do (``--fast``). A factoid answer whose span the reader marks quotes
+that sentence alone. Abstention is decided by the hand threshold on the sentence evidence unless
+``SelectorSettings.abstention`` is "calibrated" (the combiner's probability and threshold).
 """
 from __future__ import annotations
 
