@@ -114,11 +114,16 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     assert "opened up the future" in vision.text and "responsibly managing" in committed.text
     held = "Was the Second China-U.S. Track 1.5 Dialogue held in Beijing?"
     assert "Thursday" in assistant.ask("On which day of the week?", history=[held]).sentences[0].text
-    # "What else": not the sentences already quoted, unless nothing else answers.
+    # "What else" after a list question: not the sentences already quoted, unless nothing else answers.
     first = assistant.ask("What was agreed in San Francisco?")
     more = assistant.ask("What else was agreed?", history=["What was agreed in San Francisco?"])
     assert {(s.article_id, s.start) for s in more.sentences}.isdisjoint({(s.article_id, s.start)
                                                                        for s in first.sentences})
+    # After a question about one thing, the rest may be in the very sentence that answered it.
+    theory = "What theory did Wang Yi ask the US to stop speculating on?"
+    assert "threat theory" in assistant.ask(theory).sentences[0].text
+    more = assistant.ask("What else did he ask the US to do?", history=[theory])
+    assert "illegal unilateral sanctions" in more.sentences[0].text
 
 
 def test_qa_ask_follow_up_and_qa_chat(bundled_settings):
