@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 
 from .dates import parse_question
-from .question import is_date
+from .question import is_date, question_kind
 from .text import tokenize
 
 # Openings that continue the previous question.
@@ -43,7 +43,10 @@ class FollowUp:
     question: str  # as asked
     understood: str  # the question that stands alone, asked of the collection
     leans: bool  # whether it leaned on the conversation
-    else_of: int | None = None  # "what else": the turn whose quoted sentences are not to be quoted again
+    # "what else" after a list question: the turn whose quoted sentences are not to be quoted again (they gathered
+    # its parts). After a question about one thing, the sentence that answered often names the others too ("... from
+    # the status of Taiwan to trade, human rights or the war in Ukraine"), so nothing is left out.
+    else_of: int | None = None
     # what it newly asks, in its own words: its terms that are not names ("What did he say Washington must choose
     # between?" -> must, choose); none when it asks the previous question again ("Where?", "And Wang Yi?", "And on
     # the U.S. side?", "And in 2025?")
@@ -127,7 +130,8 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     context += times
     understood = f"{asked.rstrip(' ?')}? ({', '.join(context)})" if context else f"{asked} ({before}?)"
     own = _CONTINUES.sub("", question)  # its words as typed: "before that" is not a day it asks about
-    return FollowUp(question, understood, True, len(history) - 1 if _ELSE.search(question) else None,
+    else_of = len(history) - 1 if _ELSE.search(question) and question_kind(previous.understood).is_list else None
+    return FollowUp(question, understood, True, else_of,
                     set(tokenize(own)) - set(tokenize(" ".join(names(own, first_word=True)))))
 
 

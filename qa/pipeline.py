@@ -12,7 +12,6 @@ from .answer import AnswerSelector
 from .candidates import CandidateFinder, Candidates
 from .config import MAX_K
 from .conversation import Turn, answer_names, understand
-from .question import question_kind
 from .reader import SpanReader
 from .rerank import Reranker
 from .retrieve import DateRange, Retriever
@@ -65,12 +64,8 @@ class QueryPipeline:
         cands.notes = scope.notes + undated_note(self.retriever.undated_left_out(dates))
         if follow is not None and follow.leans:
             cands.understood = follow.understood
-            if follow.else_of is not None:
-                # "What else": not what a list question's answer quoted (it gathered the parts then), unless nothing
-                # else answers at all. After a question about one thing, the sentence that answered it often names
-                # the others too ("... from the status of Taiwan to trade, human rights or the war in Ukraine").
-                if question_kind(turns[follow.else_of].understood).is_list:
-                    cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below)
+            if follow.else_of is not None:  # not what was quoted before, unless nothing else answers at all
+                cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below)
             elif follow.asked and turns[-1].lead is not None:
                 cands.drop_answered(turns[-1].lead, follow.asked, floor=self.selector.settings.abstain_below)
         if rerank and self.reranker is not None:

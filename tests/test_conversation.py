@@ -42,7 +42,10 @@ def test_rewrites():
     assert follow.leans and follow.understood.startswith("What did he say about Taiwan? (Qin Gang, Blinken")
     alone = understand("Who is Qin Gang?", [answered])
     assert not alone.leans and alone.understood == "Who is Qin Gang?"
-    assert understand("What else was agreed?", [asked]).else_of == 0
+    # "what else" leaves out what a list question's answer quoted; after a question about one thing, nothing
+    listed = Turn("What was agreed in San Francisco?", "What was agreed in San Francisco?")
+    assert understand("What else was agreed?", [listed]).else_of == 0
+    assert understand("What else did he say?", [asked]).else_of is None
     # the answer's own date is not carried: "in November" read again would be this year's November
     dated = Turn("When did Biden and Xi first meet?", "When did Biden and Xi first meet?",
                  answer_names=["in November", "Nov. 24", "Bali"])
