@@ -51,6 +51,9 @@ class FollowUp:
     # between?" -> must, choose); none when it asks the previous question again ("Where?", "And Wang Yi?", "And on
     # the U.S. side?", "And in 2025?")
     asked: set[str] = field(default_factory=set)
+    # the previous question asked again of others ("And with Wang Yi?" -> wang, yi): their names' terms; the
+    # sentence that answered it for the one before answers it again only if it names one of them
+    others: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -86,7 +89,7 @@ def _words(text: str) -> list[str]:
 def leans_on_previous(question: str) -> bool:
     """Whether a question needs the conversation to be understood."""
     words = _words(question)
-    if _CONTINUES.match(question) or _ELSE.search(question):
+    if _CONTINUES.match(question) or _ELSE.search(question) or _THAT.search(question):
         return True
     if _STRONG_PRONOUNS & set(words) or (words and words[-1] in _WEAK_PRONOUNS):  # "... in it?", however long
         return True
@@ -109,7 +112,8 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     time_words = _time_words(rest)
     bare = _LEADING_PREPOSITION.sub("", re.sub(r"[^\w\s]", "", rest)).strip()
     if own_names and " ".join(own_names) == bare.replace(" and ", " "):  # "And with Wang Yi?": the same, of another
-        return FollowUp(question, _swap_names(before, own_names, encode) + "?", True)
+        return FollowUp(question, _swap_names(before, own_names, encode) + "?", True,
+                        others=set(tokenize(" ".join(own_names))))
     if time_words and _only(rest, time_words):  # "And in 2025?": the same, at another time
         return FollowUp(question, f"{_drop_time(before)} {' '.join(time_words)}?", True)
     moved = _shifted_time(question, before)

@@ -68,6 +68,9 @@ class QueryPipeline:
                 cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below)
             elif follow.asked and turns[-1].lead is not None:
                 cands.drop_answered(turns[-1].lead, follow.asked, floor=self.selector.settings.abstain_below)
+            elif follow.others and turns[-1].lead is not None:
+                cands.drop_answered(turns[-1].lead, follow.others, floor=self.selector.settings.abstain_below,
+                                    typed_keeps=False)
         if rerank and self.reranker is not None:
             self.reranker.score(cands)
         cands.timings_ms = {"retrieve": _ms(retrieved - started), "rerank": _ms(time.perf_counter() - retrieved)}

@@ -82,8 +82,10 @@ def question_kind(question: str) -> QuestionKind:
 
 
 def is_date(text: str) -> bool:
-    """Whether the text is only a time expression ("Nov. 24", "in November", "Monday", "January 1, 1979")."""
-    return bool(_PATTERNS["date"].fullmatch(text.strip()))
+    """Whether the text is only a time expression ("Nov. 24", "in November", "November", "Monday", "January 1,
+    1979")."""
+    text = text.strip()
+    return bool(_PATTERNS["date"].fullmatch(text) or re.fullmatch(_MONTH, text))
 
 
 _TITLES = {"mr", "mrs", "ms", "dr", "president", "secretary"}

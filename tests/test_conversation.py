@@ -17,6 +17,7 @@ from tests.test_cli import qa
     ("How many people from the two countries took part in it last year?", False),
     ("Who is Qin Gang?", False),
     ("What was agreed in San Francisco?", False),
+    ("After that, which areas of dialogue were hit?", True),  # after what the last answer was about
     ("How long did Blinken meet Qin Gang on Sunday?", False),
 ])
 def test_which_questions_lean_on_the_previous_one(question, leans):
@@ -50,6 +51,8 @@ def test_rewrites():
     dated = Turn("When did Biden and Xi first meet?", "When did Biden and Xi first meet?",
                  answer_names=["in November", "Nov. 24", "Bali"])
     assert understand("Where?", [dated]).understood == "Where? (Bali, Biden, Xi, first)"
+    monthly = Turn("Who met Xi?", "Who met Xi?", answer_names=["November", "Biden"])  # a month is no one "he" is
+    assert understand("What did he say?", [monthly]).understood == "What did he say? (Biden, Xi)"
     # "since then" is the day the previous answer quoted, also inside a longer follow-up
     assert understand("And what did Xi say about ties since then?", [said]).understood.startswith(
         "And what did Xi say about ties since 2023-11-16?")
@@ -88,7 +91,7 @@ def test_what_a_follow_up_newly_asks(encoder):
 def test_swapped_name_replaces_the_most_alike(encoder):
     asked = Turn("How long did Blinken meet Qin Gang?", "How long did Blinken meet Qin Gang?")
     follow = understand("And with Wang Yi?", [asked], encoder.encode_query)
-    assert follow.understood == "How long did Blinken meet Wang Yi?"
+    assert follow.understood == "How long did Blinken meet Wang Yi?" and follow.others == {"wang", "yi"}
     # a nationality is not a name the new one replaces, however alike their vectors
     met = "How long did Blinken's meeting with Chinese foreign minister Qin Gang last?"
     asked = Turn(met, met)
@@ -115,6 +118,11 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     vision = assistant.ask(letter).sentences[0]
     committed = assistant.ask("And Biden, what did he say he is committed to?", history=[letter]).sentences[0]
     assert "opened up the future" in vision.text and "responsibly managing" in committed.text
+    # The same question of another: the sentence that answered it for Qin Gang does not answer it for Wang Yi
+    qin = "How long did Blinken's talks with Qin Gang last on Sunday?"
+    assert "seven and a half hours" in assistant.ask(qin).sentences[0].text
+    wang = assistant.ask("And with Wang Yi?", history=[qin])
+    assert wang.sentences[0].span_text == "more than three hours"
     held = "Was the Second China-U.S. Track 1.5 Dialogue held in Beijing?"
     assert "Thursday" in assistant.ask("On which day of the week?", history=[held]).sentences[0].text
     # "What else" after a list question: not the sentences already quoted, unless nothing else answers.
