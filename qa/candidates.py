@@ -47,10 +47,12 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.sentences)
 
-    def drop(self, quoted: set[tuple[str, int]], floor: float) -> None:
+    def drop(self, quoted: set[tuple[str, int]], floor: float, unless: set[str] = frozenset()) -> None:
         """Leaves out the sentences (article id, start) already quoted ("what else"), unless no other sentence has
-        evidence above ``floor`` (the rest of the answer may be in the sentence already quoted)."""
-        keep = np.array([(s.article_id, s.start) not in quoted for s in self.sentences], dtype=bool)
+        evidence above ``floor`` (the rest of the answer may be in the sentence already quoted); one that holds a
+        term of ``unless`` stays."""
+        keep = np.array([(s.article_id, s.start) not in quoted or bool(unless & set(tokenize(s.text)))
+                         for s in self.sentences], dtype=bool)
         if not keep.any() or float(self.evidence[keep].max()) < floor:
             return
         self.sentences = [s for s, k in zip(self.sentences, keep) if k]

@@ -47,6 +47,10 @@ class FollowUp:
     # its parts). After a question about one thing, the sentence that answered often names the others too ("... from
     # the status of Taiwan to trade, human rights or the war in Ukraine"), so nothing is left out.
     else_of: int | None = None
+    # with ``else_of``, what it asks that the list question did not ("What else did it say they should promote?"
+    # after "In which areas ... deepen cooperation?" -> promot): a sentence quoted for the list that holds one of these
+    # is quoted again, as it was not quoted for them
+    else_new: set[str] = field(default_factory=set)
     # what it newly asks, in its own words: its terms that are not names ("What did he say Washington must choose
     # between?" -> must, choose); none when it asks the previous question again ("Where?", "And Wang Yi?", "And on
     # the U.S. side?", "And in 2025?")
@@ -135,8 +139,10 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     understood = f"{asked.rstrip(' ?')}? ({', '.join(context)})" if context else f"{asked} ({before}?)"
     own = _CONTINUES.sub("", question)  # its words as typed: "before that" is not a day it asks about
     else_of = len(history) - 1 if _ELSE.search(question) and question_kind(previous.understood).is_list else None
-    return FollowUp(question, understood, True, else_of,
-                    set(tokenize(own)) - set(tokenize(" ".join(names(own, first_word=True)))))
+    named = set(tokenize(" ".join(names(own, first_word=True))))
+    else_new = set(tokenize(_ELSE.sub(" ", own))) - named - set(tokenize(previous.understood)) if else_of is not None \
+        else set()
+    return FollowUp(question, understood, True, else_of, else_new, asked=set(tokenize(own)) - named)
 
 
 def answer_names(answer, question: str) -> list[str]:

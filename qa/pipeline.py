@@ -65,7 +65,8 @@ class QueryPipeline:
         if follow is not None and follow.leans:
             cands.understood = follow.understood
             if follow.else_of is not None:  # not what was quoted before, unless nothing else answers at all
-                cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below)
+                cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below,
+                           unless=follow.else_new)
             elif follow.asked and turns[-1].lead is not None:
                 cands.drop_answered(turns[-1].lead, follow.asked, floor=self.selector.settings.abstain_below)
             elif follow.others and turns[-1].lead is not None:

@@ -47,6 +47,10 @@ def test_rewrites():
     listed = Turn("What was agreed in San Francisco?", "What was agreed in San Francisco?")
     assert understand("What else was agreed?", [listed]).else_of == 0
     assert understand("What else did he say?", [asked]).else_of is None
+    # ... but a sentence quoted for the list that holds what "what else" newly asks is quoted again
+    areas = "In which areas did the Track 1.5 Dialogue say China and the U.S. should deepen cooperation?"
+    assert understand("What else did it say they should promote?", [Turn(areas, areas)]).else_new == {"promot"}
+    assert understand("What else was agreed?", [listed]).else_new == set()
     # the answer's own date is not carried: "in November" read again would be this year's November
     dated = Turn("When did Biden and Xi first meet?", "When did Biden and Xi first meet?",
                  answer_names=["in November", "Nov. 24", "Bali"])
@@ -130,6 +134,10 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     more = assistant.ask("What else was agreed?", history=["What was agreed in San Francisco?"])
     assert {(s.article_id, s.start) for s in more.sentences}.isdisjoint({(s.article_id, s.start)
                                                                        for s in first.sentences})
+    # ... except one that holds what the follow-up newly asks ("agree"), which was quoted for the areas
+    areas = "In which areas did the Track 1.5 Dialogue say China and the U.S. should deepen cooperation?"
+    agreed = assistant.ask("What else did the two sides agree on?", history=[areas])
+    assert "strengthen communication" in agreed.sentences[0].text
     # After a question about one thing, the rest may be in the very sentence that answered it.
     theory = "What theory did Wang Yi ask the US to stop speculating on?"
     assert "threat theory" in assistant.ask(theory).sentences[0].text
