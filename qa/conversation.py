@@ -140,8 +140,9 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     own = _CONTINUES.sub("", question)  # its words as typed: "before that" is not a day it asks about
     else_of = len(history) - 1 if _ELSE.search(question) and question_kind(previous.understood).is_list else None
     named = set(tokenize(" ".join(names(own, first_word=True))))
-    else_new = set(tokenize(_ELSE.sub(" ", own))) - named - set(tokenize(previous.understood)) if else_of is not None \
-        else set()
+    else_new = set()
+    if else_of is not None:
+        else_new = set(tokenize(_ELSE.sub(" ", own))) - named - set(tokenize(previous.understood))
     return FollowUp(question, understood, True, else_of, else_new, asked=set(tokenize(own)) - named)
 
 
