@@ -36,16 +36,21 @@ def register(sub) -> None:
     p.add_argument("--index-dir", help="index of the bundled collection (collection set only)")
     p.set_defaults(run=_run("eval.runner"))
 
-    for name, what, folder, negatives, (batch, unit), lr, fits, module in (
-            ("train-reranker", "the cross-encoder reranker", "reranker", 8, (8, "questions"), 3e-4, "its combiners",
-             "eval.train_reranker"),
-            ("train-reader", "the span reader", "reader", 1, (32, "pairs"), 5e-4, "its margin", "eval.train_reader")):
+    for name, what, folder, (negatives, epochs, rank), (batch, unit), lr, fits, module in (
+            ("train-reranker", "the cross-encoder reranker", "reranker", (8, 2, 16), (8, "questions"), 3e-4,
+             "its combiners", "eval.train_reranker"),
+            ("train-reader", "the span reader", "reader", (2, 3, 32), (32, "pairs"), 5e-4, "its margin",
+             "eval.train_reader")):
         p = sub.add_parser(name, **help_env, help=f"train {what} on SQuAD's tune half")
         p.add_argument("--data", help="SQuAD v1.1 dev file (default under ../shared/datasets/)")
         p.add_argument("--out", help=f"folder for the adapter and its configuration (default qa/models/{folder})")
-        p.add_argument("--epochs", type=int, default=2)
+        p.add_argument("--epochs", type=int, default=epochs)
+        p.add_argument("--rank", type=int, default=rank, help="LoRA rank (alpha is twice it)")
         p.add_argument("--negatives", type=int, default=negatives,
                        help="sentences without the answer per question, ranked high by our own pipeline")
+        if name == "train-reader":
+            p.add_argument("--paragraph-negatives", type=int, default=1,
+                           help="the gold paragraph's other sentences per question, labelled no answer")
         p.add_argument("--batch", type=int, default=batch, help=f"{unit} per training batch")
         p.add_argument("--lr", type=float, default=lr)
         p.add_argument("--train-articles", type=int, default=19,

@@ -3,8 +3,10 @@
 1. The tune half's questions (first 24 articles) are split by article, as for the reranker: the first
    ``--train-articles`` train the reader, the rest fit the margin. The held-out half is never read.
 2. Each training question gives one positive (the gold paragraph's sentence that holds the answer, with the answer's
-   characters) and ``--negatives`` sentences that hold no answer, labelled "no answer": the sentences our own pipeline
-   ranks highest without holding it, so the reader learns to decline the sentences the selector gets wrong.
+   characters) and sentences that hold no answer, labelled "no answer": ``--negatives`` that our own pipeline ranks
+   highest without holding it, so the reader learns to decline the sentences the selector gets wrong, and
+   ``--paragraph-negatives`` of the gold paragraph's other sentences (in its order), so it learns to tell the answer's
+   sentence from its neighbours, which share its topic and names.
 3. The margin over "no answer" is the one that marks the most right spans net of wrong ones on the fit questions,
    read from the sentence the pipeline actually quotes first (among the spans of the asked-for type, as
    ``SpanReader.span`` reads).
@@ -21,7 +23,7 @@ import numpy as np
 
 from . import metrics as M
 from .datasets import SQUAD_TUNE_ARTICLES
-from .training import LORA, article_of, clean, train, training_record, tune_pipeline, tune_sentences
+from .training import article_of, clean, lora, train, training_record, tune_pipeline, tune_sentences
 
 log = logging.getLogger("qa.train")
 
@@ -46,7 +48,17 @@ def locate(text: str, answers: list[str]) -> tuple[int, int] | None:
     return None
 
 
-def make_examples(pipeline, questions, vectors, paragraphs, prefix, k, negatives) -> list[Example]:
+def no_answer_texts(ranked: list[str], paragraph: list[str], answers: list[str], negatives: int,
+                    paragraph_negatives: int) -> list[str]:
+    """One question's "no answer" sentences: the first ``negatives`` of those the pipeline ranks highest (``ranked``,
+    best first) that hold no answer, then the first ``paragraph_negatives`` of the gold paragraph's other sentences."""
+    hard = list(dict.fromkeys(t for t in ranked if not M.contains_answer(t, answers)))[:negatives]
+    neighbours = [t for t in paragraph if t not in hard and not M.contains_answer(t, answers)]
+    return hard + neighbours[:paragraph_negatives]
+
+
+def make_examples(pipeline, questions, vectors, paragraphs, prefix, k, negatives,
+                  paragraph_negatives) -> list[Example]:
     out = []
     for q, qv in zip(questions, vectors):
         located = [(t, locate(t, q.answers)) for t in paragraphs[q.gold[0]]]
@@ -54,11 +66,12 @@ def make_examples(pipeline, questions, vectors, paragraphs, prefix, k, negatives
         if positive is None:
             continue  # the answer crosses a sentence boundary
         _, cands = pipeline.candidates(q.question, qv, k=k, rerank=False)
-        hard = [clean(cands.sentences[i].text) for i in np.argsort(-cands.fast, kind="stable")
-                if article_of(cands.sentences[i].article_id[len(prefix):]) < SQUAD_TUNE_ARTICLES
-                and not M.contains_answer(cands.sentences[i].text, q.answers)]
+        ranked = [clean(cands.sentences[i].text) for i in np.argsort(-cands.fast, kind="stable")
+                  if article_of(cands.sentences[i].article_id[len(prefix):]) < SQUAD_TUNE_ARTICLES]
         out.append(Example(q.question, *positive))
-        out.extend(Example(q.question, t, None) for t in list(dict.fromkeys(hard))[:negatives])
+        out.extend(Example(q.question, t, None) for t in
+                   no_answer_texts(ranked, [t for t, span in located if not span], q.answers, negatives,
+                                   paragraph_negatives))
     return out
 
 
@@ -73,8 +86,8 @@ def token_labels(encoding, row: int, span: tuple[int, int] | None) -> tuple[int,
     return (tokens[0], tokens[-1]) if tokens else (0, 0)
 
 
-def train_reader(examples: list[Example], *, epochs: int, batch_size: int, lr: float, seed: int, base_model: str,
-                 device: str, progress: bool):
+def train_reader(examples: list[Example], *, lora_settings: dict, epochs: int, batch_size: int, lr: float, seed: int,
+                 base_model: str, device: str, progress: bool):
     """Cross-entropy of the answer's first and last token over the pair's tokens (the first token for no answer)."""
     import torch
     from transformers import AutoTokenizer
@@ -83,7 +96,7 @@ def train_reader(examples: list[Example], *, epochs: int, batch_size: int, lr: f
     from qa.lora import build_module, tokenize_pairs
 
     torch.manual_seed(seed)
-    module = build_module(base_model, LORA, "tokens").to(device)
+    module = build_module(base_model, lora_settings, "tokens").to(device)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(base_model))
 
     def batch_loss(batch: list[int]):
@@ -159,16 +172,18 @@ def run(args) -> int:
     else:
         paragraphs = tune_sentences(pipeline.finder.index.store, prefix, range(SQUAD_TUNE_ARTICLES))
         examples = make_examples(pipeline, train_q, encoder.encode([q.question for q in train_q]), paragraphs,
-                                 prefix, k, args.negatives)
+                                 prefix, k, args.negatives, args.paragraph_negatives)
         log.info("training on %d pairs from %d questions of SQuAD tune articles 0-%d on %s", len(examples),
                  sum(e.span is not None for e in examples), args.train_articles - 1, device)
         trained = time.perf_counter()
-        module = train_reader(examples, epochs=args.epochs, batch_size=args.batch, lr=args.lr, seed=args.seed,
-                              base_model=assistant.settings.model, device=device, progress=True)
-        config = {"base_model": assistant.settings.model, "lora": LORA, "max_length": MAX_LENGTH,
+        module = train_reader(examples, lora_settings=lora(args.rank), epochs=args.epochs, batch_size=args.batch,
+                              lr=args.lr, seed=args.seed, base_model=assistant.settings.model, device=device,
+                              progress=True)
+        config = {"base_model": assistant.settings.model, "lora": lora(args.rank), "max_length": MAX_LENGTH,
                   "max_answer_tokens": MAX_ANSWER_TOKENS, "margin": 0.0,
                   "training": training_record(args, "train-reader", ("reader_articles", "margin_articles"), device,
-                                              trained, pairs=len(examples))}
+                                              trained, pairs=len(examples),
+                                              paragraph_negatives=args.paragraph_negatives)}
         save_weights(module, out)
         save_config(config, out, CONFIG)
     margin, report = fit_margin(pipeline, SpanReader(out), fit_q, encoder.encode([q.question for q in fit_q]), k,

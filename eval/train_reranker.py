@@ -25,7 +25,7 @@ import numpy as np
 
 from . import metrics as M
 from .datasets import SQUAD_TUNE_ARTICLES
-from .training import LORA, article_of, clean, train, training_record, tune_pipeline, tune_sentences
+from .training import article_of, clean, lora, train, training_record, tune_pipeline, tune_sentences
 
 log = logging.getLogger("qa.train")
 
@@ -69,8 +69,8 @@ def make_examples(pipeline, questions, vectors, paragraphs, prefix, k, prune, ne
     return out
 
 
-def train_cross_encoder(examples: list[Example], *, epochs: int, batch_groups: int, lr: float, seed: int,
-                        base_model: str, device: str, progress: bool):
+def train_cross_encoder(examples: list[Example], *, lora_settings: dict, epochs: int, batch_groups: int, lr: float,
+                        seed: int, base_model: str, device: str, progress: bool):
     """A listwise softmax over each question's positive and negatives, ``batch_groups`` questions a batch."""
     import torch
     from transformers import AutoTokenizer
@@ -79,7 +79,7 @@ def train_cross_encoder(examples: list[Example], *, epochs: int, batch_groups: i
     from qa.lora import build_module, tokenize_pairs
 
     torch.manual_seed(seed)
-    module = build_module(base_model, LORA).to(device)
+    module = build_module(base_model, lora_settings).to(device)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(base_model))
     group = 1 + len(examples[0].negatives)
 
@@ -212,9 +212,9 @@ def _train(args, pipeline, encoder, questions, prefix, k, settings, device, out:
                              prefix, k, settings.reranker.candidates, args.negatives, random.Random(args.seed))
     log.info("training on %d questions of SQuAD tune articles 0-%d (%d pairs a epoch) on %s", len(examples),
              args.train_articles - 1, len(examples) * (1 + args.negatives), device)
-    module = train_cross_encoder(examples, epochs=args.epochs, batch_groups=args.batch, lr=args.lr, seed=args.seed,
-                                 base_model=settings.model, device=device, progress=True)
-    config = {"base_model": settings.model, "lora": LORA, "max_length": MAX_LENGTH, "combiners": {},
+    module = train_cross_encoder(examples, lora_settings=lora(args.rank), epochs=args.epochs, batch_groups=args.batch,
+                                 lr=args.lr, seed=args.seed, base_model=settings.model, device=device, progress=True)
+    config = {"base_model": settings.model, "lora": lora(args.rank), "max_length": MAX_LENGTH, "combiners": {},
               "training": training_record(args, "train-reranker", ("cross_encoder_articles", "combiner_articles"),
                                           device, started, questions=len(examples))}
     save_weights(module, out)

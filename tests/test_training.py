@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from eval.train_reader import MAX_LENGTH, choose_margin, locate, token_labels  # noqa: E402
+from eval.train_reader import MAX_LENGTH, choose_margin, locate, no_answer_texts, token_labels  # noqa: E402
 
 
 def test_locate_finds_whole_words_exact_case_first():
@@ -47,3 +47,16 @@ def test_the_margin_marks_spans_while_they_are_more_often_right_than_wrong():
     margin, report = choose_margin(rows)
     assert margin == 1.2  # 4 right, 1 wrong from it up; lower margins only add wrong ones
     assert report["marked"] == 5 and report["em_of_marked"] == 0.8
+
+
+def test_no_answer_sentences_are_the_pipelines_confusions_then_the_gold_paragraphs_neighbours():
+    answers = ["Denver Broncos"]
+    ranked = ["The Denver Broncos won Super Bowl 50.", "Carolina lost.", "Carolina lost.", "Levi's Stadium hosted.",
+              "Peyton Manning retired."]
+    paragraph = ["Levi's Stadium hosted.", "It was played in February.", "The MVP was Von Miller."]
+    # the sentence holding the answer is never a negative, nor one sentence twice
+    assert no_answer_texts(ranked, paragraph, answers, 2, 0) == ["Carolina lost.", "Levi's Stadium hosted."]
+    # the paragraph's neighbours come after, in its order, skipping one already taken
+    assert no_answer_texts(ranked, paragraph, answers, 2, 1) == ["Carolina lost.", "Levi's Stadium hosted.",
+                                                                  "It was played in February."]
+    assert no_answer_texts(ranked, paragraph, answers, 0, 5) == paragraph
