@@ -62,9 +62,9 @@ def test_best_span_keeps_the_end_after_the_start_and_within_the_context():
 
 def test_the_assistant_marks_spans_with_the_reader_unless_fast(assistant):
     assert assistant.reader is not None
-    question = "Which Chinese state-run outlet ran an editorial on Blinken's visit to China?"
+    question = "On which social network did Biden post about his meetings with Xi?"
     read, fast = assistant.ask(question), assistant.ask(question, fast=True)
-    assert read.sentences[0].span_text == "Global Times"
+    assert read.sentences[0].span_text.split()[0] == "X"  # "X social network"
     assert len(read.sentences) == 1 < len(fast.sentences)  # sure of the answer: its sentence alone, no padding
     assert fast.sentences[0].span_text is None  # a "which" question: no typed rule
 
