@@ -16,9 +16,11 @@ from .settings import EvalSettings
 
 log = logging.getLogger("qa.train")
 
+
 def lora(rank: int) -> dict:
-    """The LoRA settings of both models: rank ``rank`` (alpha twice that) on every attention and feed-forward layer."""
-    return {"r": rank, "lora_alpha": 2 * rank, "lora_dropout": 0.1, "target_modules": ["query", "key", "value", "dense"]}
+    """Both models' LoRA settings: rank ``rank`` (alpha twice that) on every attention and feed-forward layer."""
+    return {"r": rank, "lora_alpha": 2 * rank, "lora_dropout": 0.1,
+            "target_modules": ["query", "key", "value", "dense"]}
 
 
 def training_record(args, command: str, parts: tuple[str, str], device: str, started: float, **counts) -> dict:
@@ -26,8 +28,7 @@ def training_record(args, command: str, parts: tuple[str, str], device: str, sta
     return {"data": "SQuAD v1.1 dev, tune half (first 24 articles)", parts[0]: f"0-{args.train_articles - 1}",
             parts[1]: f"{args.train_articles}-{SQUAD_TUNE_ARTICLES - 1}", **counts, "negatives": args.negatives,
             "rank": args.rank, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-            "device": device,
-            "command": f"qa {command} " + " ".join(sys.argv[2:]),
+            "device": device, "command": f"qa {command} " + " ".join(sys.argv[2:]),
             "train_seconds": round(time.perf_counter() - started, 1)}
 
 
