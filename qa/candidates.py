@@ -17,7 +17,7 @@ import numpy as np
 from .config import SelectorSettings
 from .index import Index
 from .meta import sentence_date
-from .question import QuestionKind, question_kind, typed_candidates
+from .question import QuestionKind, asked_speaker, question_kind, speaker_fit, typed_candidates
 from .retrieve import DateRange
 from .text import tokenize
 from .types import Hit, Sentence
@@ -96,7 +96,8 @@ class CandidateFinder:
         dense = vectors @ query_vector.astype(np.float32)
         focus, topic = self._term_weights(question)
         lexical = np.array([self._overlap(focus, topic, s.text, context[s.article_id]) for s in sentences])
-        typed = np.array([self._has_type(kind, question, s.text) for s in sentences])
+        speaker = asked_speaker(question)
+        typed = np.array([self._has_type(kind, question, s.text, speaker) for s in sentences])
         length = np.array([len(s.text.split()) for s in sentences], dtype=np.float64)
         evidence = cfg.w_dense * dense + cfg.w_lexical * lexical
         fast = evidence + cfg.w_retrieval * retrieval + cfg.w_type * typed
@@ -190,8 +191,12 @@ class CandidateFinder:
         return 0.5 * focus_found / focus_total + 0.5 * topic_found / topic_total
 
     @staticmethod
-    def _has_type(kind: QuestionKind, question: str, text: str) -> float:
-        """1 when the sentence holds a fitting answer candidate, 0 when none; 0.5 when nothing is expected."""
+    def _has_type(kind: QuestionKind, question: str, text: str, speaker: str | None) -> float:
+        """1 when the sentence holds a fitting answer candidate, 0 when none; 0.5 when nothing is expected. A question
+        for someone's words is fitted by a sentence that gives theirs, and not by one that gives only another's."""
         if kind.answer_type is None:
-            return 0.5
-        return max((strength for _, strength in typed_candidates(kind.answer_type, question, text)), default=0.0)
+            typed = 0.5
+        else:
+            typed = max((strength for _, strength in typed_candidates(kind.answer_type, question, text)), default=0.0)
+        fit = speaker_fit(speaker, text) if speaker else None
+        return typed if fit is None else min(1.0, 2 * typed) * fit

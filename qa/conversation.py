@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 
 from .dates import parse_question
-from .question import is_date, question_kind
+from .question import asked_speaker, is_date, question_kind, speaker_pronoun
 from .text import tokenize
 
 # Openings that continue the previous question.
@@ -125,6 +125,7 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
         return FollowUp(question, f"{_drop_time(before)} {moved}?", True)
     if not _WH.search(rest):  # "And on the U.S. side?": what is asked is the previous question's
         return FollowUp(question, f"{asked.rstrip(' ?')}? ({before}?)", True)
+    asked, speaker = _name_the_speaker(asked, own_names, previous)
     # Its own time words replace the previous question's; the previous answer's names come first: "he" is more
     # often who was just named as the answer than who was asked about.
     times = [] if time_words else list(_time_words(before + "?"))
@@ -133,7 +134,7 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     # would be this November) and scope the follow-up to the wrong time, or pull back the sentence already quoted.
     carried = [n for n in previous.answer_names if not is_date(n)] + names(before)
     for name in carried:
-        if not _overlaps(name, own_names + context + times):
+        if not _overlaps(name, own_names + speaker + context + times):
             context.append(name)
     context += times
     understood = f"{asked.rstrip(' ?')}? ({', '.join(context)})" if context else f"{asked} ({before}?)"
@@ -159,6 +160,20 @@ def answer_names(answer, question: str) -> list[str]:
         if not _overlaps(name, asked + found):
             found.append(name)
     return found[:_ANSWER_NAMES]
+
+
+def _name_the_speaker(question: str, own_names: list[str], previous: Turn) -> tuple[str, list[str]]:
+    """"What did he say ...?" with "he" made the one whose words are asked for (and that name): a name the question
+    puts before it ("And Biden, what did he say?"), else whose words the previous question asked for, else whom its
+    answer named when it asked who. Unchanged when none is known: no one's words then count above another's."""
+    at = speaker_pronoun(question)
+    if at is None:
+        return question, []
+    before = [name for name in own_names if -1 < question.find(name) < at[0]]
+    who = before[0] if before else asked_speaker(previous.understood)
+    if who is None and question_kind(previous.understood).answer_type == "name":
+        who = next((name for name in previous.answer_names if not is_date(name)), None)
+    return (question, []) if who is None else (question[:at[0]] + who + question[at[1]:], [who])
 
 
 def _overlaps(name: str, others: list[str]) -> bool:

@@ -1,7 +1,8 @@
 """What a question asks for, and the spans of a sentence that could be it.
 
 ``question_kind`` types a question (a date for "when", a count for "how many", a name for "who", a place for "where")
-and says whether it asks for several facts; ``typed_candidates`` finds the spans of a sentence of the asked-for type.
+and says whether it asks for several facts; ``typed_candidates`` finds the spans of a sentence of the asked-for type;
+``asked_speaker`` and ``speaker_fit`` say whose words a question asks for and whether a sentence gives theirs.
 """
 from __future__ import annotations
 
@@ -135,3 +136,53 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
             strength = 0.5  # "to Biden", "from Xi": a name after "to" or "from" is as often a person as a place
         out.append((span, strength))
     return out
+
+
+# "What did Trump say about ...?", "How did Biden describe ...?": the question asks for someone's words, and a
+# sentence that gives another's ("Xi said ...") does not answer it however close its words are.
+_ASKING_VERBS = r"(?:say|tell|call|warn|demand|stress|note|urge|ask|add|describe|characteri[sz]e|term|praise|hail|" \
+                r"insist|write|announce|pledge|promise|claim|blame|accuse|reply|respond)"
+_TELLING_VERBS = r"(?:said|says|told|tells|called|calls|warned|warns|demanded|stressed|noted|urged|asked|added|" \
+                 r"described|characteri[sz]ed|termed|praised|hailed|insisted|wrote|announced|pledged|promised|" \
+                 r"claimed|blamed|accused|replied|responded|outlined|underscored|emphasi[sz]ed|stated|remarked)"
+_CAPITAL = r"[A-Z][\w'\u2019-]*"
+_TITLE_WORDS = {"Mr", "Mrs", "Ms", "Dr", "President", "Secretary", "Premier", "Minister", "US", "U.S.", "Chinese",
+                "American"}
+_FUNCTION_WORDS = set(re.findall(r"\w+", _NOT_NAMES))  # "He said", "The ... said" name no one
+_ASKED_SPEAKER = re.compile(rf"\b(?:did|does|do|has|have|had|would)\s+(?P<who>he|she|{_CAPITAL}(?:\s+{_CAPITAL}){{0,3}})"
+                            rf"\s+(?:also\s+)?{_ASKING_VERBS}\b")
+# who a sentence gives the words of: the name just before the verb ("President Xi Jinping said", "Mr Wang told"), or
+# just after a "said" put first ("... , said Trump")
+_SPEAKER_BEFORE = re.compile(rf"(?<![\w'\u2019-])(?P<who>{_CAPITAL}(?:\s+{_CAPITAL}){{0,3}})\s+(?:also\s+)?"
+                             rf"{_TELLING_VERBS}\b")
+_SPEAKER_AFTER = re.compile(rf"\b(?:said|says|added|noted|wrote)\s+(?P<who>{_CAPITAL}(?:\s+{_CAPITAL}){{0,2}})")
+
+
+def asked_speaker(question: str) -> str | None:
+    """Whose words the question asks for ("What did Wang Yi ask ...?" -> "Wang Yi"); None when it asks for no one's,
+    or names them only by a pronoun ("What did he say?", which the conversation resolves first)."""
+    m = _ASKED_SPEAKER.search(question)
+    return m.group("who") if m and m.group("who") not in ("he", "she") else None
+
+
+def speaker_pronoun(question: str) -> tuple[int, int] | None:
+    """Where a question for someone's words names them by a pronoun ("What did he say?"), for the conversation to
+    name them."""
+    m = _ASKED_SPEAKER.search(question)
+    return m.span("who") if m and m.group("who") in ("he", "she") else None
+
+
+def speaker_fit(speaker: str, sentence: str) -> float | None:
+    """1 when the sentence gives the speaker's words, 0 when it gives only others' ("Xi said" for Trump), None when
+    it names no one speaking ("he said", or no speech)."""
+    wanted = _speaker_words(speaker)
+    said = [m.group("who") for m in _SPEAKER_BEFORE.finditer(sentence)]
+    said += [m.group("who") for m in _SPEAKER_AFTER.finditer(sentence)]
+    said = [words for words in map(_speaker_words, said) if words]
+    if not said:
+        return None
+    return 1.0 if any(wanted & words for words in said) else 0.0
+
+
+def _speaker_words(name: str) -> set[str]:
+    return {re.sub(r"['\u2019]s$", "", w) for w in name.split()} - _TITLE_WORDS - _FUNCTION_WORDS

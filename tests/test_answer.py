@@ -2,7 +2,7 @@
 import pytest
 
 from qa.answer import NO_ANSWER
-from qa.question import question_kind, typed_candidates
+from qa.question import asked_speaker, question_kind, speaker_fit, speaker_pronoun, typed_candidates
 
 
 def test_question_kinds():
@@ -72,6 +72,33 @@ def test_how_many_candidates_are_the_counts_without_the_counted_noun():
     found = [(sentence[s:e], strength) for (s, e), strength
              in typed_candidates("number", "How many representatives came?", sentence)]
     assert found == [("Approximately 30", 1.0), ("seven and a half", 0.5), ("25 percent", 0.5)]
+
+
+def test_whose_words_a_question_asks_for_and_a_sentence_gives():
+    assert asked_speaker("What did Trump say about China's role in World War II?") == "Trump"
+    assert asked_speaker("What theory did Wang Yi ask the US to stop speculating on?") == "Wang Yi"
+    assert asked_speaker("How did Joe Biden describe his talks with Xi?") == "Joe Biden"
+    assert asked_speaker("How long did the phone call between Xi and Trump last?") is None  # no one's words
+    assert asked_speaker("What did he say about Taiwan?") is None  # the conversation names him first
+    question = "And Biden, what did he say he is committed to?"
+    start, end = speaker_pronoun(question)
+    assert question[start:end] == "he" and speaker_pronoun("What did Biden say?") is None
+    # the name just before the verb, or just after a "said" put first; a title or a nationality is no one's name
+    assert speaker_fit("Trump", "China was a big part of the victory of WWII, said Trump, stressing it.") == 1.0
+    assert speaker_fit("Donald Trump", "Trump noted that President Xi is a great leader.") == 1.0
+    assert speaker_fit("Wang Yi", "Mr Wang told Mr Blinken that it mattered.") == 1.0
+    assert speaker_fit("Trump", "Noting the war, Xi said that it is even more important.") == 0.0
+    assert speaker_fit("Trump", "US President Joe Biden praised the meeting.") == 0.0
+    # a pronoun or a common noun names no one; "speaking with Trump" gives no one's words
+    for sentence in ("He called the talks candid.", "The Chinese leader stressed it.",
+                     "Xi made the remarks while speaking with U.S. President Donald Trump on the phone."):
+        assert speaker_fit("Trump", sentence) is None, sentence
+
+
+def test_a_question_for_someones_words_leads_with_theirs(assistant):
+    # Xi's sentence on the war shares more of its words; Trump's answers it
+    answer = assistant.ask("What did Trump say about China's role in World War II?")
+    assert "big part of the victory" in answer.sentences[0].text
 
 
 @pytest.mark.parametrize("question, article, span", [

@@ -42,8 +42,14 @@ def test_rewrites():
     asked = Turn("What did Biden say about Taiwan?", "What did Biden say about Taiwan?")
     assert understand("And Trump?", [asked]).understood == "What did Trump say about Taiwan?"
     answered = Turn("Who did Blinken meet on Sunday?", "Who did Blinken meet on Sunday?", answer_names=["Qin Gang"])
-    follow = understand("What did he say about Taiwan?", [answered])
-    assert follow.leans and follow.understood.startswith("What did he say about Taiwan? (Qin Gang, Blinken")
+    follow = understand("What did he say about Taiwan?", [answered])  # "he": whom the answer to "who" named
+    assert follow.leans and follow.understood.startswith("What did Qin Gang say about Taiwan? (Blinken")
+    # ... else whose words the previous question asked for, unless the question names someone before "he"
+    described = Turn("How did Joe Biden describe his talks with Xi?", "How did Joe Biden describe his talks with Xi?")
+    assert understand("What did he warn about?", [described]).understood == "What did Joe Biden warn about? (Xi)"
+    assert understand("And Xi, what did he say?", [described]).understood == "And Xi, what did Xi say? (Joe Biden)"
+    # "he" that is not the speaker stays: the names come along as context
+    assert understand("Who did he meet next?", [described]).understood == "Who did he meet next? (Joe Biden, Xi)"
     alone = understand("Who is Qin Gang?", [answered])
     assert not alone.leans and alone.understood == "Who is Qin Gang?"
     # "what else" leaves out what a list question's answer quoted; after a question about one thing, nothing
@@ -59,7 +65,7 @@ def test_rewrites():
                  answer_names=["in November", "Nov. 24", "Bali"])
     assert understand("Where?", [dated]).understood == "Where? (Bali, Biden, Xi, first)"
     monthly = Turn("Who met Xi?", "Who met Xi?", answer_names=["November", "Biden"])  # a month is no one "he" is
-    assert understand("What did he say?", [monthly]).understood == "What did he say? (Biden, Xi)"
+    assert understand("What did he say?", [monthly]).understood == "What did Biden say? (Xi)"
     # "since then" is the day the previous answer quoted, also inside a longer follow-up
     assert understand("And what did Xi say about ties since then?", [said]).understood.startswith(
         "And what did Xi say about ties since 2023-11-16?")
@@ -137,6 +143,11 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     # the reader's best words in it are the answer (below its margin for bold on this rewording)
     read = assistant.reader.best(question_kind(wang.understood), wang.understood, lead.text)
     assert lead.text[read.start:read.end] == "more than three hours"
+    # "he" is whose words the question before asked for, and his words lead, not Xi's on the same war
+    described = "How did Donald Trump describe Xi Jinping during their phone call in November 2025?"
+    war = assistant.ask("What did he say about China's role in World War II?", history=[described])
+    assert war.understood.startswith("What did Donald Trump say about China's role")
+    assert "big part of the victory" in war.sentences[0].text
     held = "Was the Second China-U.S. Track 1.5 Dialogue held in Beijing?"
     assert "Thursday" in assistant.ask("On which day of the week?", history=[held]).sentences[0].text
     # "What else" after a list question: not the sentences already quoted, unless nothing else answers.
