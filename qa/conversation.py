@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 
 from .dates import parse_question
-from .question import asked_speaker, is_date, question_kind, speaker_pronoun
+from .question import asked_speaker, is_date, name_words, question_kind, speaker_pronoun
 from .text import tokenize
 
 # Openings that continue the previous question.
@@ -179,12 +179,8 @@ def _name_the_speaker(question: str, own_names: list[str], previous: Turn) -> tu
 def _overlaps(name: str, others: list[str]) -> bool:
     """Whether a name is one of ``others``, or part of one, or holds one, word for word ("Mr Blinken" and "Blinken",
     "Antony Blinken's" and "Antony Blinken"; not "U.S." and "China-U.S. Dialogue")."""
-    words = _name_words(name)
-    return any(_within(words, _name_words(other)) or _within(_name_words(other), words) for other in others)
-
-
-def _name_words(name: str) -> list[str]:
-    return re.sub(r"['\u2019]s\b", "", name).split()
+    words = name_words(name)
+    return any(_within(words, name_words(other)) or _within(name_words(other), words) for other in others)
 
 
 def _within(part: list[str], whole: list[str]) -> bool:

@@ -184,5 +184,10 @@ def speaker_fit(speaker: str, sentence: str) -> float | None:
     return 1.0 if any(wanted & words for words in said) else 0.0
 
 
+def name_words(name: str) -> list[str]:
+    """A name's words without its possessive ("Antony Blinken's" -> Antony, Blinken)."""
+    return re.sub(r"['\u2019]s\b", "", name).split()
+
+
 def _speaker_words(name: str) -> set[str]:
-    return {re.sub(r"['\u2019]s$", "", w) for w in name.split()} - _TITLE_WORDS - _FUNCTION_WORDS
+    return set(name_words(name)) - _TITLE_WORDS - _FUNCTION_WORDS
