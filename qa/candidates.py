@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import SelectorSettings
 from .index import Index
-from .meta import sentence_date
+from .meta import possible_days
 from .question import QuestionKind, asked_speaker, question_kind, speaker_fit, typed_candidates
 from .retrieve import DateRange
 from .text import tokenize
@@ -123,7 +123,7 @@ class CandidateFinder:
 
         def add(row: int, sentence: Sentence, rel: float, a: int) -> None:
             if dates is not None and dates.bounded and not dates.overlaps(
-                    *sentence_date(sentence, store.article(a).date)):
+                    *possible_days(sentence, store.article(a).date)):
                 return
             if row in seen:
                 retrieval[seen[row]] = max(retrieval[seen[row]], rel)

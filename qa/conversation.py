@@ -24,6 +24,7 @@ _SHIFT = re.compile(r"^\W*(?:(?:and|but|what about|how about)\s+)*(?:(?P<n>a|one
                     r"(?P<way3>previous|following|next)\s+(?P<unit3>year|month))\W*$", re.I)
 _WH = re.compile(r"\b(?:what|who|whom|whose|where|when|which|how|why)\b", re.I)
 _THAT = re.compile(r"\b(before|after|since|until)\s+(?:that|then)\b", re.I)
+_UNIT_THAT = re.compile(r"\bthe\s+(year|month)\s+(before|after)\s+(?:that|then)\b", re.I)  # "the month before that"
 _LEADING_PREPOSITION = re.compile(r"^(?:with|for|about|to|from|in|on|at|of|by)\s+", re.I)
 _STRONG_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs"}
 # lean in a short question, or as a question's last word
@@ -109,6 +110,7 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     previous = history[-1]
     asked = question
     if previous.lead_date:  # "before that": before what the last answer was about
+        asked = _UNIT_THAT.sub(lambda m: _unit_from(previous.lead_date, m.group(1), m.group(2)), asked)
         asked = _THAT.sub(lambda m: f"{m.group(1)} {previous.lead_date}", asked)
     rest = _CONTINUES.sub("", asked).strip()
     own_names = names(rest, first_word=True)
@@ -214,6 +216,13 @@ def _shifted_time(question: str, before: str) -> str | None:
     return f"between {start.isoformat()} and {end.isoformat()}"
 
 
+def _unit_from(day: str, unit: str, way: str) -> str:
+    """The year or month before (after) the one of an ISO day, as time words ("in October 2025")."""
+    step = relativedelta(**{f"{unit.lower()}s": -1 if way.lower() == "before" else 1})
+    moved = dt.date.fromisoformat(day) + step
+    return f"in {moved.year}" if unit.lower() == "year" else f"in {moved:%B %Y}"
+
+
 def _only(text: str, expressions: tuple[str, ...]) -> bool:
     left = text
     for e in expressions:
@@ -231,12 +240,22 @@ def _swap_names(question: str, new: list[str], encode) -> str:
     """The previous question about the new names: the name most like them ("Wang Yi" takes the place of "Qin Gang",
     not of "Blinken"; "Trump" that of "Biden") becomes the new ones."""
     old = names(question)
+    # a name the question already holds ("And Trump?" after "What did Xi say in his call with Donald Trump?") is not
+    # replaced: the two change places
+    present = next((name for name in old if _overlaps(name, new)), None)
+    old = [name for name in old if name != present]
     if not old:
         return f"{question} {' and '.join(new)}"
     # a nationality describes someone ("Chinese foreign minister Qin Gang"); it is not who a new name replaces
     old = [name for name in old if not _NATIONALITY.fullmatch(name)] or old
     replaced = old[0]
-    if encode is not None and len(old) > 1:
+    speaker = asked_speaker(question)
+    if present is not None and speaker is not None and speaker != present:
+        replaced = speaker  # "And Trump?": now Trump's words, on the call with Xi
+    elif encode is not None and len(old) > 1:
         target = encode(" ".join(new))
         replaced = max(old, key=lambda name: float(encode(name) @ target))
-    return question.replace(replaced, " and ".join(new), 1)
+    if present is None:
+        return question.replace(replaced, " and ".join(new), 1)
+    return re.sub(f"{re.escape(replaced)}|{re.escape(present)}",
+                  lambda m: " and ".join(new) if m.group() == replaced else replaced, question)

@@ -63,8 +63,19 @@ def date_label(date: str | None, source: str | None) -> str:
 
 
 def sentence_date(sentence: Sentence, article_date: str | None) -> tuple[str | None, str | None]:
-    """The first and last day a sentence's event can be: its own date, else its article's."""
+    """The first and last day of a sentence's event, as best known: its own date, else its article's (what orders
+    sentences by date)."""
     return (sentence.when.start, sentence.when.end) if sentence.when else date_bounds(article_date)
+
+
+def possible_days(sentence: Sentence, article_date: str | None) -> tuple[str | None, str | None]:
+    """The first and last day a sentence's event can be (what a date range keeps or leaves out): its own date, else
+    its article's, from the day before when that is a single day (a report dated the morning after, or where the day
+    has already turned: "BEIJING, Nov. 24" published on November 25)."""
+    first, last = sentence_date(sentence, article_date)
+    if not sentence.when and first is not None and first == last:
+        first = (dt.date.fromisoformat(first) - dt.timedelta(days=1)).isoformat()
+    return first, last
 
 
 def _first_day(iso: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 from .answer import AnswerSelector
 from .candidates import CandidateFinder, Candidates
 from .config import MAX_K
-from .conversation import Turn, answer_names, understand
+from .conversation import Turn, answer_names, leans_on_previous, understand
 from .reader import SpanReader
 from .rerank import Reranker
 from .retrieve import DateRange, Retriever
@@ -40,7 +40,7 @@ class QueryPipeline:
         first), a follow-up is first made to stand alone (see qa.conversation)."""
         started = time.perf_counter()
         follow, sentence_vector = None, None
-        if history:
+        if history and leans_on_previous(question):  # one that stands alone needs no replay of the conversation
             encode = self.retriever.encoder.encode_query
             turns = self._conversation(history, k=k, mode=mode, fusion=fusion, dates=dates, today=today)
             follow = understand(question, turns, encode)
@@ -91,13 +91,15 @@ class QueryPipeline:
         return answer
 
     def _conversation(self, history: list[str], **options) -> list[Turn]:
-        """The previous questions, each made to stand alone and answered (fast) again, for what a follow-up leans
-        on: their words and what they quoted. Only the last few count."""
+        """The previous questions, each made to stand alone and answered again, for what a follow-up leans on: their
+        words and what they quoted. Only the last few count. Each is answered as the user was shown it (the span
+        reader's pick), but without the reranker, whose cost a replay of three turns would triple."""
         turns: list[Turn] = []
         for asked in history[-MAX_HISTORY:]:
             follow = understand(asked, turns, self.retriever.encoder.encode_query)
             vector = self.retriever.encoder.encode_query(follow.understood)
-            answer = self.run(follow.understood, vector, fast=True, **options)
+            hits, cands = self.candidates(follow.understood, vector, rerank=False, **options)
+            answer = self.selector.select(cands, hits, None, self.reader)
             quoted = {(s.article_id, s.start) for s in answer.sentences} if not answer.abstained else set()
             lead = answer.sentences[0] if quoted else None
             day = lead.date if lead and lead.date and len(lead.date) == 10 else None

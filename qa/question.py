@@ -41,6 +41,11 @@ _PATTERNS = {
     "place": re.compile(rf"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
                         rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
 }
+# the role a "which" question asks a name for ("Which US president ...?", "Which top Chinese diplomat ...?")
+_ROLE = r"(?P<role>person|official|leader|minister|president|diplomat|spokesperson|spokesman|spokeswoman)"
+# roles that tell one name from another; anyone in the news is an "official" or a "leader"
+_TELLING_ROLES = {"minister", "president", "diplomat", "spokesperson", "spokesman", "spokeswoman"}
+_ASKED_ROLE = re.compile(rf"\bwhich (?:[a-z.-]+ ){{0,2}}{_ROLE}\b")
 _LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]?|areas|issues|steps|topics|points|"
                         r"measures|what were|which (?:[a-z-]+ )?[a-z]+s)\b", re.IGNORECASE)
 
@@ -68,7 +73,7 @@ def question_kind(question: str) -> QuestionKind:
         kind = "date"
     elif re.match(r"(how (many|much|long|old|often)|what (percentage|number|share))\b", q_typed):
         kind = "number"
-    elif re.match(r"(who|whom|whose|which ([a-z.-]+ ){0,2}(person|official|leader|minister|president|diplomat|spokesperson|spokesman|spokeswoman))\b", q_typed):
+    elif re.match(rf"(who|whom|whose|which ([a-z.-]+ ){{0,2}}{_ROLE})\b", q_typed):
         kind = "name"
     elif re.match(r"(where|in (what|which) (city|country|place)|what (city|country|place))\b", q_typed):
         kind = "place"
@@ -106,6 +111,7 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
     counted = re.match(r"how many ([a-z]+)", q)
     counted = counted.group(1).rstrip("s") if counted else None
     unit = _DATE_UNIT.search(q) if kind == "date" else None
+    role = _ASKED_ROLE.search(q) if kind == "name" else None
     fits = _UNIT_FITS[unit.group(1).rstrip("s")] if unit else None
     out = []
     for m in _PATTERNS[kind].finditer(sentence):
@@ -132,10 +138,25 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
             group = 1 if m.group(1) else 2
             span = m.span(group)
             strength = 1.0 if group == 1 and len(m.group(1)) <= 60 else 0.5
+        elif role is not None:  # "Which US president" fits "U.S. President Donald Trump" better than "Xinhua"
+            titled = re.split(rf"\b{role.group('role')}s?\b", m.group(0).lower())
+            if len(titled) > 1 and set(re.findall(r"\w+", titled[-1])) <= q_words:
+                continue  # "Chinese President Xi Jinping" for a question that names Xi Jinping
+            if role.group("role") in _TELLING_ROLES:
+                strength = 1.0 if _holds_role(role.group("role"), sentence, m.start(), m.end()) else 0.5
         elif kind == "place" and sentence[max(0, m.start() - 3):m.start()] in ("to ", "om "):
             strength = 0.5  # "to Biden", "from Xi": a name after "to" or "from" is as often a person as a place
         out.append((span, strength))
     return out
+
+
+def _holds_role(role: str, sentence: str, start: int, end: int) -> bool:
+    """Whether the name at ``start:end`` is given the role: in its title ("President Donald Trump"), just after it
+    ("top diplomat Wang Yi"), or in an apposition after it ("Wang Yi, China's top diplomat")."""
+    before, name = sentence[max(0, start - 40):start].lower(), sentence[start:end].lower()
+    after = sentence[end:end + 60].lower()
+    return bool(re.search(rf"\b{role}s?\b", name) or re.search(rf"\b{role}\s+$", before)
+                or re.match(rf",\s+(?:[\w'\u2019.-]+\s+){{0,3}}{role}\b", after))
 
 
 # "What did Trump say about ...?", "How did Biden describe ...?": the question asks for someone's words, and a
@@ -149,8 +170,10 @@ _CAPITAL = r"[A-Z][\w'\u2019-]*"
 _TITLE_WORDS = {"Mr", "Mrs", "Ms", "Dr", "President", "Secretary", "Premier", "Minister", "US", "U.S.", "Chinese",
                 "American"}
 _FUNCTION_WORDS = set(re.findall(r"\w+", _NOT_NAMES))  # "He said", "The ... said" name no one
-_ASKED_SPEAKER = re.compile(rf"\b(?:did|does|do|has|have|had|would)\s+(?P<who>he|she|{_CAPITAL}(?:\s+{_CAPITAL}){{0,3}})"
-                            rf"\s+(?:also\s+)?{_ASKING_VERBS}\b")
+# only where what is asked is their words ("What did he praise?"), not where or when they spoke ("On which network
+# did he praise it?")
+_ASKED_SPEAKER = re.compile(rf"\b(?i:what|how|why)(?:\s+[a-z]+){{0,3}}\s+(?:did|does|do|has|have|had|would)\s+"
+                            rf"(?P<who>he|she|{_CAPITAL}(?:\s+{_CAPITAL}){{0,3}})\s+(?:also\s+)?{_ASKING_VERBS}\b")
 # who a sentence gives the words of: the name just before the verb ("President Xi Jinping said", "Mr Wang told"), or
 # just after a "said" put first ("... , said Trump")
 _SPEAKER_BEFORE = re.compile(rf"(?<![\w'\u2019-])(?P<who>{_CAPITAL}(?:\s+{_CAPITAL}){{0,3}})\s+(?:also\s+)?"

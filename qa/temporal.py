@@ -14,7 +14,7 @@ import numpy as np
 
 from .answer import citation
 from .dates import TimeScope, When, find_dates, parse_question
-from .meta import date_label, sentence_date
+from .meta import date_label, possible_days, sentence_date
 from .retrieve import DateRange, Retriever
 from .text import tokenize
 from .types import Citation, Sentence
@@ -159,7 +159,8 @@ def timeline(retriever: Retriever, topic: str, query_vector: np.ndarray, *, k: i
         key = " ".join(sentence.text.split())
         date, source = (sentence.when.label, "sentence") if sentence.when else (article.date, article.date_source)
         first, last = sentence_date(sentence, article.date)
-        if not relevant or not date or key in seen or (dates is not None and not dates.overlaps(first, last)):
+        kept = dates is None or dates.overlaps(*possible_days(sentence, article.date))
+        if not relevant or not date or key in seen or not kept:
             continue
         seen.add(key)
         articles.setdefault(sentence.article_id, len(articles) + 1)
