@@ -60,18 +60,24 @@ class Candidates:
                                                                               self.evidence))
         self.features = {name: values[keep] for name, values in self.features.items()}
 
-    def drop_answered(self, lead: tuple[str, int], asked: set[str], floor: float, typed_keeps: bool = True) -> None:
+    def drop_answered(self, lead: tuple[str, int], asked: set[str], floor: float, typed_keeps: bool = True,
+                      answered: str | None = None) -> None:
         """Leaves out ``lead`` (article id, start), the sentence the previous answer led with, when it holds none of
         the terms a follow-up newly ``asked`` and (with ``typed_keeps``) nothing of the type asked for: the user has
         just read it, and the conversation's names in the question would otherwise pull it back first. Kept where
         nothing else answers above ``floor``, and where it holds what is asked ("What did he say Taiwan closely
         grasps?"). The same question asked of another ("And with Wang Yi?") passes the other's name terms as
-        ``asked`` and no ``typed_keeps``: the answer about the one before holds the type asked for too."""
+        ``asked`` and no ``typed_keeps``: the answer about the one before holds the type asked for too. What the
+        previous answer marked (``answered``) is no new span of the type: "When had Biden taken office before then?"
+        is not answered by "... first met in November 2022" again."""
         at = next((i for i, s in enumerate(self.sentences) if (s.article_id, s.start) == lead), None)
         if at is None or asked & set(tokenize(self.sentences[at].text)):
             return
         if typed_keeps and self.kind.answer_type is not None and self.features["typed"][at] > 0:
-            return
+            text = self.sentences[at].text
+            spans = [text[s:e] for (s, e), _ in typed_candidates(self.kind.answer_type, self.question, text)]
+            if not answered or any(span not in answered and answered not in span for span in spans):
+                return
         self.drop({lead}, floor)
 
     def holds_focus(self, i: int) -> bool:

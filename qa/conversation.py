@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 
 from .dates import parse_question
-from .question import asked_speaker, is_date, name_words, question_kind, speaker_pronoun
+from .question import asked_speaker, is_date, name_words, question_kind, speaker_pronoun, typed_candidates, untitled
 from .text import tokenize
 
 # Openings that continue the previous question.
@@ -24,6 +24,12 @@ _SHIFT = re.compile(r"^\W*(?:(?:and|but|what about|how about)\s+)*(?:(?P<n>a|one
                     r"(?P<way3>previous|following|next)\s+(?P<unit3>year|month))\W*$", re.I)
 _WH = re.compile(r"\b(?:what|who|whom|whose|where|when|which|how|why)\b", re.I)
 _THAT = re.compile(r"\b(before|after|since|until)\s+(?:that|then)\b", re.I)
+# a pronoun as the question's subject ("On what day of the week did it take place?"), however long the question
+_SUBJECT_PRONOUN = re.compile(r"\b(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could)\s+"
+                              r"(?:it|that|this|those|these)\b", re.I)
+# who said what the previous answer quoted
+_SOURCE = re.compile(r"^\W*(?:(?:and|but|so)\s+)?(?:says?\s+who|who\s+says?(?:\s+so)?|who\s+said\s+(?:so|that|it|this)|"
+                     r"according\s+to\s+(?:whom|who))\W*$", re.I)
 _UNIT_THAT = re.compile(r"\bthe\s+(year|month)\s+(before|after)\s+(?:that|then)\b", re.I)  # "the month before that"
 _LEADING_PREPOSITION = re.compile(r"^(?:with|for|about|to|from|in|on|at|of|by)\s+", re.I)
 _STRONG_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs"}
@@ -69,6 +75,7 @@ class Turn:
     lead_date: str | None = None  # the first quoted sentence's day ("before that")
     answer_names: list[str] = field(default_factory=list)  # who or what its answer named ("What did he say?")
     lead: tuple[str, int] | None = None  # (article id, start) of the sentence it quoted first
+    lead_span: str | None = None  # the words marked as its answer in that sentence
 
 
 def names(text: str, *, first_word: bool = False) -> list[str]:
@@ -94,7 +101,8 @@ def _words(text: str) -> list[str]:
 def leans_on_previous(question: str) -> bool:
     """Whether a question needs the conversation to be understood."""
     words = _words(question)
-    if _CONTINUES.match(question) or _ELSE.search(question) or _THAT.search(question):
+    if (_CONTINUES.match(question) or _ELSE.search(question) or _THAT.search(question)
+            or _SUBJECT_PRONOUN.search(question)):
         return True
     if _STRONG_PRONOUNS & set(words) or (words and words[-1] in _WEAK_PRONOUNS):  # "... in it?", however long
         return True
@@ -117,7 +125,9 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     before = previous.understood.rstrip(" ?")
     time_words = _time_words(rest)
     bare = _LEADING_PREPOSITION.sub("", re.sub(r"[^\w\s]", "", rest)).strip()
-    if own_names and " ".join(own_names) == bare.replace(" and ", " "):  # "And with Wang Yi?": the same, of another
+    if _SOURCE.match(question):  # "Says who?": the previous question's answer, by whom it was said
+        return FollowUp(question, f"Who said so? ({before}?)", True)
+    if own_names and _same_words(bare, own_names, before):  # "And (his talks) with Wang Yi?": the same, of another
         return FollowUp(question, _swap_names(before, own_names, encode) + "?", True,
                         others=set(tokenize(" ".join(own_names))))
     if time_words and _only(rest, time_words):  # "And in 2025?": the same, at another time
@@ -158,10 +168,22 @@ def answer_names(answer, question: str) -> list[str]:
     found: list[str] = []
     # the span only where it names someone or something: a count, a day or a quotation is no one "he" could be
     span = names(lead.span_text, first_word=True) if lead.span_text else []
-    for name in (span if span == [lead.span_text] else []) + names(lead.text):
+    for name in map(untitled, (span if span == [lead.span_text] else []) + names(lead.text)):
         if not _overlaps(name, asked + found):
             found.append(name)
     return found[:_ANSWER_NAMES]
+
+
+def answer_span(answer, question: str) -> str | None:
+    """The words an answer gave: its marked span, else the one span of the asked-for type its first sentence holds
+    (the reader may be unsure of the words it moved up)."""
+    if answer.abstained or not answer.sentences:
+        return None
+    lead, kind = answer.sentences[0], question_kind(question)
+    if lead.span_text or kind.answer_type is None:
+        return lead.span_text
+    spans = typed_candidates(kind.answer_type, question, lead.text)
+    return lead.text[spans[0][0][0]:spans[0][0][1]] if len(spans) == 1 else None
 
 
 def _name_the_speaker(question: str, own_names: list[str], previous: Turn) -> tuple[str, list[str]]:
@@ -176,6 +198,15 @@ def _name_the_speaker(question: str, own_names: list[str], previous: Turn) -> tu
     if who is None and question_kind(previous.understood).answer_type == "name":
         who = next((name for name in previous.answer_names if not is_date(name)), None)
     return (question, []) if who is None else (question[:at[0]] + who + question[at[1]:], [who])
+
+
+def _same_words(fragment: str, new_names: list[str], before: str) -> bool:
+    """Whether a fragment with names says nothing but them besides words of the previous question and pronouns ("And
+    his talks with Wang Yi?" after "How long did Blinken's Sunday talks with Qin Gang last?")."""
+    for name in new_names:
+        fragment = fragment.replace(name, " ")
+    known = set(_words(before)) | _STRONG_PRONOUNS | _WEAK_PRONOUNS | {"and"}
+    return all(word in known for word in _words(fragment))
 
 
 def _overlaps(name: str, others: list[str]) -> bool:

@@ -252,7 +252,8 @@ def parse_question(question: str, today: dt.date) -> TimeScope:
             relation, event = found[:2]
             said.append((found[2], question[found[2]:found[3]]))
     for kind, when in dates:
-        before = re.search(r"(prior\s+to|ahead\s+of|\w+)\s+$", question[:when.span[0]])
+        # "in late November 2025" is in November 2025
+        before = re.search(r"(prior\s+to|ahead\s+of|\w+)\s+(?:(?:early|late|mid)[\s-]+)?$", question[:when.span[0]])
         word = before.group(1).split()[0].lower() if before else None
         if kind in ("yr", "mo", "range"):  # the preposition is part of the expression: 'since 2023'
             word = None if kind == "range" else when.text.split()[0].lower()

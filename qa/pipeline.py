@@ -11,7 +11,7 @@ import numpy as np
 from .answer import AnswerSelector
 from .candidates import CandidateFinder, Candidates
 from .config import MAX_K
-from .conversation import Turn, answer_names, leans_on_previous, understand
+from .conversation import Turn, answer_names, answer_span, leans_on_previous, understand
 from .reader import SpanReader
 from .rerank import Reranker
 from .retrieve import DateRange, Retriever
@@ -68,7 +68,8 @@ class QueryPipeline:
                 cands.drop(turns[follow.else_of].quoted, floor=self.selector.settings.abstain_below,
                            unless=follow.else_new)
             elif follow.asked and turns[-1].lead is not None:
-                cands.drop_answered(turns[-1].lead, follow.asked, floor=self.selector.settings.abstain_below)
+                cands.drop_answered(turns[-1].lead, follow.asked, floor=self.selector.settings.abstain_below,
+                                    answered=turns[-1].lead_span)
             elif follow.others and turns[-1].lead is not None:
                 cands.drop_answered(turns[-1].lead, follow.others, floor=self.selector.settings.abstain_below,
                                     typed_keeps=False)
@@ -104,7 +105,7 @@ class QueryPipeline:
             lead = answer.sentences[0] if quoted else None
             day = lead.date if lead and lead.date and len(lead.date) == 10 else None
             turns.append(Turn(asked, follow.understood, quoted, day, answer_names(answer, follow.understood),
-                              (lead.article_id, lead.start) if lead else None))
+                              (lead.article_id, lead.start) if lead else None, answer_span(answer, follow.understood)))
         return turns
 
 

@@ -26,7 +26,7 @@ _NOT_NAMES = r"(?:The|A|An|In|On|At|By|For|From|To|Of|And|But|Or|He|She|It|They|
 _PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
-        rf"(?:in|since|until|by)\s+{_MONTH}|(?:on|last|this|next)\s+{_WEEKDAY}|{_WEEKDAY}|"
+        rf"(?:in|since|until|by)\s+{_MONTH}(?!\s*\d)|(?:on|last|this|next)\s+{_WEEKDAY}|{_WEEKDAY}|"
         rf"(?:last|this|next)\s+(?:month|year|week)|{_CENTURY}|(?:1\d|20)\d{{2}}s?)\b"),
     "number": re.compile(
         rf"\b(?:(?:more than|less than|approximately|about|nearly|over|almost|some|around)\s+)?"
@@ -210,6 +210,14 @@ def speaker_fit(speaker: str, sentence: str) -> float | None:
 def name_words(name: str) -> list[str]:
     """A name's words without its possessive ("Antony Blinken's" -> Antony, Blinken)."""
     return re.sub(r"['\u2019]s\b", "", name).split()
+
+
+def untitled(name: str) -> str:
+    """A name without the titles before it ("US President Joe Biden" -> "Joe Biden"); a title alone stays."""
+    words = name.split()
+    while len(words) > 1 and words[0] in _TITLE_WORDS:
+        words = words[1:]
+    return " ".join(words)
 
 
 def _speaker_words(name: str) -> set[str]:

@@ -2,7 +2,7 @@
 import pytest
 
 from qa.answer import NO_ANSWER
-from qa.question import asked_speaker, question_kind, speaker_fit, speaker_pronoun, typed_candidates
+from qa.question import asked_speaker, question_kind, speaker_fit, speaker_pronoun, typed_candidates, untitled
 
 
 def test_question_kinds():
@@ -39,6 +39,10 @@ def test_date_candidates_fit_the_unit_asked_for():
     assert fits("On which day of the week did it open?") == {"Thursday": 1.0, "January 8, 2024": 0.5, "1979": 0.5}
     assert fits("In what year were ties established?") == {"on Thursday": 0.5, "2024": 1.0, "1979": 1.0}
     assert fits("When did it open?") == {"on Thursday": 1.0, "January 8, 2024": 1.0, "1979": 1.0}
+    # "in November" is a date, and "in November 2022" one date, not "in November" and "2022"
+    met = "They met in November 2022 and in June."
+    assert [met[s:e] for (s, e), _ in typed_candidates("date", "When did they meet?", met)] == [
+        "November 2022", "in June"]
     older = "The house was built in 1787, rebuilt in the 1860s and listed in the 20th century."
     found = {older[s:e]: strength for (s, e), strength in typed_candidates("date", "In what decade was it rebuilt?",
                                                                            older)}
@@ -74,12 +78,35 @@ def test_how_many_candidates_are_the_counts_without_the_counted_noun():
     assert found == [("Approximately 30", 1.0), ("seven and a half", 0.5), ("25 percent", 0.5)]
 
 
+def test_which_role_candidates_fit_the_names_given_that_role():
+    def found(question, sentence):
+        return [(sentence[s:e], strength) for (s, e), strength in typed_candidates("name", question, sentence)]
+
+    president = "Which US president spoke with Xi Jinping by phone on November 24, 2025?"
+    # the question's own Xi with a title is no answer; a news agency is a weaker one than the titled president
+    assert found(president, "BEIJING, Nov. 24 (Xinhua) -- Chinese President Xi Jinping said that.") == [("Xinhua", 0.5)]
+    assert found(president, "Xi spoke with U.S. President Donald Trump on the phone.") == [
+        ("President Donald Trump", 1.0)]
+    diplomat = "Which top Chinese diplomat did Blinken see first?"
+    assert found(diplomat, "On Sunday, Mr Blinken met the Chinese foreign minister Qin Gang.") == [("Qin Gang", 0.5)]
+    assert ("Wang Yi", 1.0) in found(diplomat, "Mr Blinken met China’s top diplomat Wang Yi, who warned him.")
+    assert found(diplomat, "Wang Yi, China's top diplomat, met Qin Gang.") == [
+        ("Wang Yi", 1.0), ("China's", 0.5), ("Qin Gang", 0.5)]
+    # anyone in the news is an "official": that role tells no name from another
+    assert found("Which Chinese official did Blinken meet first?", "Mr Blinken met the foreign minister Qin Gang.") == [
+        ("Qin Gang", 1.0)]
+
+
 def test_whose_words_a_question_asks_for_and_a_sentence_gives():
     assert asked_speaker("What did Trump say about China's role in World War II?") == "Trump"
     assert asked_speaker("What theory did Wang Yi ask the US to stop speculating on?") == "Wang Yi"
     assert asked_speaker("How did Joe Biden describe his talks with Xi?") == "Joe Biden"
     assert asked_speaker("How long did the phone call between Xi and Trump last?") is None  # no one's words
     assert asked_speaker("What did he say about Taiwan?") is None  # the conversation names him first
+    assert asked_speaker("What actions on drugs did Biden announce after meeting Xi?") == "Biden"
+    # where or when someone spoke is not their words
+    assert asked_speaker("On which social network did Biden praise the meeting?") is None
+    assert speaker_pronoun("On which social network did he praise the meeting?") is None
     question = "And Biden, what did he say he is committed to?"
     start, end = speaker_pronoun(question)
     assert question[start:end] == "he" and speaker_pronoun("What did Biden say?") is None
@@ -89,6 +116,7 @@ def test_whose_words_a_question_asks_for_and_a_sentence_gives():
     assert speaker_fit("Wang Yi", "Mr Wang told Mr Blinken that it mattered.") == 1.0
     assert speaker_fit("Trump", "Noting the war, Xi said that it is even more important.") == 0.0
     assert speaker_fit("Trump", "US President Joe Biden praised the meeting.") == 0.0
+    assert untitled("US President Joe Biden") == "Joe Biden" and untitled("President") == "President"
     # a pronoun or a common noun names no one; "speaking with Trump" gives no one's words
     for sentence in ("He called the talks candid.", "The Chinese leader stressed it.",
                      "Xi made the remarks while speaking with U.S. President Donald Trump on the phone."):
@@ -99,6 +127,13 @@ def test_a_question_for_someones_words_leads_with_theirs(assistant):
     # Xi's sentence on the war shares more of its words; Trump's answers it
     answer = assistant.ask("What did Trump say about China's role in World War II?")
     assert "big part of the victory" in answer.sentences[0].text
+
+
+def test_a_which_president_question_leads_with_the_president_named(assistant):
+    # The Xinhua report is dated November 25 and its dateline November 24: the sentence naming Trump, which states no
+    # day of its own, is of the report's day or the one before; "U.S. President Donald Trump" fits "which US president"
+    answer = assistant.ask("Which US president spoke with Xi Jinping by phone on November 24, 2025?")
+    assert "President Donald Trump" in answer.sentences[0].text
 
 
 @pytest.mark.parametrize("question, article, span", [

@@ -22,6 +22,8 @@ from tests.test_cli import qa
     ("What was agreed in San Francisco?", False),
     ("After that, which areas of dialogue were hit?", True),  # after what the last answer was about
     ("How long did Blinken meet Qin Gang on Sunday?", False),
+    ("On what day of the week did it take place?", True),  # "it" as the subject, however long the question
+    ("Says who?", True),
 ])
 def test_which_questions_lean_on_the_previous_one(question, leans):
     assert leans_on_previous(question) is leans
@@ -41,6 +43,10 @@ def test_rewrites():
         "Where did Xi meet a US president before 2023-11-16?"
     asked = Turn("What did Biden say about Taiwan?", "What did Biden say about Taiwan?")
     assert understand("And Trump?", [asked]).understood == "What did Trump say about Taiwan?"
+    # ... and when Trump is already in it, he and whose words were asked change places
+    call = "What did Xi Jinping say about Taiwan in his call with Donald Trump?"
+    assert understand("And Trump?", [Turn(call, call)]).understood == \
+        "What did Trump say about Taiwan in his call with Xi Jinping?"
     answered = Turn("Who did Blinken meet on Sunday?", "Who did Blinken meet on Sunday?", answer_names=["Qin Gang"])
     follow = understand("What did he say about Taiwan?", [answered])  # "he": whom the answer to "who" named
     assert follow.leans and follow.understood.startswith("What did Qin Gang say about Taiwan? (Blinken")
@@ -75,6 +81,13 @@ def test_rewrites():
     assert understand("And two months later?", [asked_in]).understood == \
         "Where did Biden and Xi meet in January 2024?"
     assert understand("The year before?", [said]).understood == "Where did Xi meet a US president in 2022?"
+    # "Says who?": the previous question, asked for who said it
+    assert understand("Says who?", [asked]).understood == "Who said so? (What did Biden say about Taiwan?)"
+    # "the month before that": the month before the day the previous answer quoted
+    phoned = Turn("On what day did Xi and Trump talk by phone?", "On what day did Xi and Trump talk by phone?",
+                  lead_date="2025-11-24")
+    assert understand("And the month before that, where had they met?", [phoned]).understood.startswith(
+        "And in October 2025, where had they met?")
 
 
 def test_a_fragment_asks_the_previous_question_of_something_else():
@@ -110,6 +123,10 @@ def test_swapped_name_replaces_the_most_alike(encoder):
     asked = Turn(met, met)
     follow = understand("And with Wang Yi?", [asked], encoder.encode_query)
     assert follow.understood == "How long did Blinken's meeting with Chinese foreign minister Wang Yi last?"
+    # a fragment whose other words are the previous question's asks it of the new name
+    talks = Turn("How long did Blinken's talks with Qin Gang last?", "How long did Blinken's talks with Qin Gang last?")
+    follow = understand("And his talks with Wang Yi?", [talks], encoder.encode_query)
+    assert follow.understood == "How long did Blinken's talks with Wang Yi last?"
 
 
 def test_follow_up_is_answered_from_the_conversation(assistant):
@@ -148,6 +165,15 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     war = assistant.ask("What did he say about China's role in World War II?", history=[described])
     assert war.understood.startswith("What did Donald Trump say about China's role")
     assert "big part of the victory" in war.sentences[0].text
+    # a follow-up of the same type is not answered again with the previous answer's words ("November 2022")
+    first = "When did Joe Biden and Xi Jinping first meet in person?"
+    office = assistant.ask("When had Biden taken office before then?", history=[first])
+    assert "January 2021" in office.sentences[0].text
+    # "he" is whom the answer the user was shown named (the span reader's pick, Biden), not the fast pick's China
+    filoli = "Which US president met Xi Jinping at Filoli Historic House in November 2023?"
+    described = assistant.ask("How did he describe the meeting afterwards?", history=[filoli])
+    assert "Biden" in described.understood and "China" not in described.understood.split("?")[0]
+    assert "constructive and productive" in described.sentences[0].text
     held = "Was the Second China-U.S. Track 1.5 Dialogue held in Beijing?"
     assert "Thursday" in assistant.ask("On which day of the week?", history=[held]).sentences[0].text
     # "What else" after a list question: not the sentences already quoted, unless nothing else answers.

@@ -148,6 +148,9 @@ def test_labels(start, end, label):
     ("What did they sign during 2023?", TODAY, dict(start="2023-01-01", end="2023-12-31")),
     ("Who visited Beijing in November 2023?", TODAY,
      dict(start="2023-11-01", end="2023-11-30", expressions=("in November 2023",))),
+    # "late", "early" or "mid" narrow nothing: the whole month
+    ("Whom did Xi phone in late November 2025?", TODAY,
+     dict(start="2025-11-01", end="2025-11-30", expressions=("in November 2025",))),
     ("What was agreed in 1979?", TODAY, dict(start="1979-01-01", end="1979-12-31")),
     ("What did Xi say LAST YEAR?", TODAY, dict(start="2024-01-01", end="2024-12-31", order=None)),
     ("What happened this year?", TODAY, dict(start="2025-01-01", end="2025-12-31")),

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from qa.ingest import load_corpus
-from qa.meta import date_bounds, date_label
+from qa.dates import When
+from qa.meta import date_bounds, date_label, possible_days, sentence_date
+from qa.types import Sentence
 
 PAGES = Path(__file__).parent / "data" / "news_pages"
 CORPUS = Path(__file__).parent.parent / "corpus"
@@ -59,3 +61,14 @@ def test_bundled_collection_metadata():
 def test_date_bounds_and_label(date, bounds, label):
     assert date_bounds(date) == bounds
     assert date_label(date, "inferred" if date and date != "2023-11-16" else "meta") == label
+
+
+def test_an_undated_sentence_can_be_of_its_reports_day_or_the_day_before():
+    undated = Sentence("002", 0, 10, "Xi made the remarks while speaking with Trump.")
+    # "BEIJING, Nov. 24 (Xinhua)", published on November 25: a range keeps it for either day; its order stays the 25th
+    assert possible_days(undated, "2025-11-25") == ("2025-11-24", "2025-11-25")
+    assert sentence_date(undated, "2025-11-25") == ("2025-11-25", "2025-11-25")
+    assert possible_days(undated, "2024") == ("2024-01-01", "2024-12-31")  # a year is wide enough already
+    assert possible_days(undated, None) == (None, None)
+    dated = Sentence("002", 0, 10, "He spoke on Monday.", When("2025-11-24", "2025-11-24", "on Monday"))
+    assert possible_days(dated, "2025-11-25") == ("2025-11-24", "2025-11-24")  # its own day is known
