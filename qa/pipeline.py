@@ -32,17 +32,19 @@ class QueryPipeline:
 
     def candidates(self, question: str, query_vector: np.ndarray, *, k: int, mode: str | None = None,
                    fusion: str | None = None, dates: DateRange | None = None, exclude: set[str] | None = None,
-                   rerank: bool = True, today: dt.date | None = None,
-                   history: list[str] | None = None) -> tuple[list[Hit], Candidates]:
+                   rerank: bool = True, today: dt.date | None = None, history: list[str] | None = None,
+                   read_history: bool = True) -> tuple[list[Hit], Candidates]:
         """The stages up to the selector: the top ``k`` chunks and their sentences, within ``dates`` and the
         question's own time scope, scored by the reranker when it is there and ``rerank``; the candidates carry the
         scope's ordering and notes and each stage's time. With ``history`` (the questions asked before, oldest
-        first), a follow-up is first made to stand alone (see qa.conversation)."""
+        first), a follow-up is first made to stand alone (see qa.conversation); ``read_history`` says whether they
+        were answered with the span reader (not with ``--fast``)."""
         started = time.perf_counter()
         follow, sentence_vector = None, None
         if history and leans_on_previous(question):  # one that stands alone needs no replay of the conversation
             encode = self.retriever.encoder.encode_query
-            turns = self._conversation(history, k=k, mode=mode, fusion=fusion, dates=dates, today=today)
+            turns = self._conversation(history, read_history, k=k, mode=mode, fusion=fusion, dates=dates,
+                                       today=today)
             follow = understand(question, turns, encode)
             if follow.leans:
                 own_vector = query_vector  # the follow-up's own words, as asked
@@ -83,7 +85,7 @@ class QueryPipeline:
             today: dt.date | None = None, history: list[str] | None = None) -> Answer:
         rerank = not fast and self.reranker is not None
         hits, cands = self.candidates(question, query_vector, k=k, mode=mode, fusion=fusion, dates=dates,
-                                      rerank=rerank, today=today, history=history)
+                                      rerank=rerank, today=today, history=history, read_history=not fast)
         started = time.perf_counter()
         answer = self.selector.select(cands, hits, self.reranker.combiners[self.combiner] if rerank else None,
                                       None if fast else self.reader)
@@ -91,16 +93,16 @@ class QueryPipeline:
         answer.timings_ms = {**cands.timings_ms, "select": _ms(time.perf_counter() - started)}
         return answer
 
-    def _conversation(self, history: list[str], **options) -> list[Turn]:
+    def _conversation(self, history: list[str], read: bool, **options) -> list[Turn]:
         """The previous questions, each made to stand alone and answered again, for what a follow-up leans on: their
         words and what they quoted. Only the last few count. Each is answered as the user was shown it (the span
-        reader's pick), but without the reranker, whose cost a replay of three turns would triple."""
+        reader's pick, with ``read``), but without the reranker, whose cost a replay of three turns would triple."""
         turns: list[Turn] = []
         for asked in history[-MAX_HISTORY:]:
             follow = understand(asked, turns, self.retriever.encoder.encode_query)
             vector = self.retriever.encoder.encode_query(follow.understood)
             hits, cands = self.candidates(follow.understood, vector, rerank=False, **options)
-            answer = self.selector.select(cands, hits, None, self.reader)
+            answer = self.selector.select(cands, hits, None, self.reader if read else None)
             quoted = {(s.article_id, s.start) for s in answer.sentences} if not answer.abstained else set()
             lead = answer.sentences[0] if quoted else None
             day = lead.date if lead and lead.date and len(lead.date) == 10 else None

@@ -202,3 +202,13 @@ def test_qa_ask_follow_up_and_qa_chat(bundled_settings):
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("Q: ") == 2 and "Understood as: How long did it last?" in run.stdout
     assert "seven and a half hours" in run.stdout.split("Q: How long")[1]
+
+
+def test_a_fast_follow_up_replays_the_conversation_without_the_span_reader(assistant, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the span reader ran on a --fast ask")
+
+    monkeypatch.setattr(assistant.reader, "best", refuse)
+    answer = assistant.ask("What did he tell him about Taiwan?", fast=True,
+                           history=["What did Xi and Trump discuss on the phone?"])
+    assert "Trump" in answer.understood and not answer.abstained
