@@ -181,7 +181,7 @@ COLLECTION = ROOT / "eval" / "sets" / "collection.jsonl"
 FRESH_SETS = [ROOT / "eval" / "sets" / name for name in ("temporal_fresh.jsonl", "temporal_fresh2.jsonl")]
 CONVERSATIONS = [ROOT / "eval" / "sets" / name
                  for name in ("conversation.jsonl", "conversation_fresh.jsonl", "conversation_fresh2.jsonl",
-                              "conversation_fresh3.jsonl")]
+                              "conversation_fresh3.jsonl", "conversation_fresh4.jsonl", "conversation_fresh5.jsonl")]
 CORPUS = ROOT / "corpus"
 KINDS_MINIMUM = {"factoid": 12, "list": 12, "paraphrase": 10, "temporal": 20, "unanswerable": 12}
 
