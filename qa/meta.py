@@ -68,14 +68,20 @@ def sentence_date(sentence: Sentence, article_date: str | None) -> tuple[str | N
     return (sentence.when.start, sentence.when.end) if sentence.when else date_bounds(article_date)
 
 
-def possible_days(sentence: Sentence, article_date: str | None) -> tuple[str | None, str | None]:
-    """The first and last day a sentence's event can be (what a date range keeps or leaves out): its own date, else
-    its article's, from the day before when that is a single day (a report dated the morning after, or where the day
-    has already turned: "BEIJING, Nov. 24" published on November 25)."""
-    first, last = sentence_date(sentence, article_date)
-    if not sentence.when and first is not None and first == last:
+def report_days(article_date: str | None) -> tuple[str | None, str | None]:
+    """The days an article reports on, for a date range to keep or leave out: its date's, from the day before when
+    that is a single day (a report dated the morning after, or where the day has already turned: "BEIJING, Nov. 24"
+    published on November 25)."""
+    first, last = date_bounds(article_date)
+    if first is not None and first == last:
         first = (dt.date.fromisoformat(first) - dt.timedelta(days=1)).isoformat()
     return first, last
+
+
+def possible_days(sentence: Sentence, article_date: str | None) -> tuple[str | None, str | None]:
+    """The first and last day a sentence's event can be (what a date range keeps or leaves out): its own date, else
+    the days its article reports on."""
+    return (sentence.when.start, sentence.when.end) if sentence.when else report_days(article_date)
 
 
 def _first_day(iso: str) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 from .config import RetrievalSettings
 from .embed import Encoder
 from .index import Index
-from .meta import date_bounds
+from .meta import report_days
 from .text import tokenize
 from .types import Hit
 
@@ -18,8 +18,8 @@ FUSIONS = ("convex", "rrf")
 
 @dataclass(frozen=True)
 class DateRange:
-    """Inclusive ISO days; None is open. An article is in range when the days its date can be (a stated day, an
-    inferred year, a 'not before' bound) meet the range. An undated article is in a bounded range only with
+    """Inclusive ISO days; None is open. An article is in range when the days it reports on (a stated day and the
+    day before, see ``qa.meta.report_days``; an inferred year; a 'not before' bound) meet the range. An undated article is in a bounded range only with
     ``keep_undated``: a question's own time words cannot rule out what has no date (a collection without dates still
     answers "what happened in 1995?"), while a range the user sets does."""
 
@@ -39,7 +39,7 @@ class DateRange:
     def admits(self, date: str | None) -> bool:
         if not self.bounded:
             return True
-        return self.keep_undated if date is None else self.overlaps(*date_bounds(date))
+        return self.keep_undated if date is None else self.overlaps(*report_days(date))
 
     def intersect(self, other: "DateRange | None") -> "DateRange":
         if other is None:

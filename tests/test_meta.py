@@ -8,6 +8,7 @@ import pytest
 from qa.ingest import load_corpus
 from qa.dates import When
 from qa.meta import date_bounds, date_label, possible_days, sentence_date
+from qa.retrieve import DateRange
 from qa.types import Sentence
 
 PAGES = Path(__file__).parent / "data" / "news_pages"
@@ -70,5 +71,8 @@ def test_an_undated_sentence_can_be_of_its_reports_day_or_the_day_before():
     assert sentence_date(undated, "2025-11-25") == ("2025-11-25", "2025-11-25")
     assert possible_days(undated, "2024") == ("2024-01-01", "2024-12-31")  # a year is wide enough already
     assert possible_days(undated, None) == (None, None)
+    # so does the article, for the range a retrieval keeps: its report may be of the 24th, not of the 26th
+    assert DateRange("2025-11-24", "2025-11-24").admits("2025-11-25")
+    assert not DateRange("2025-11-26", "2025-11-26").admits("2025-11-25")
     dated = Sentence("002", 0, 10, "He spoke on Monday.", When("2025-11-24", "2025-11-24", "on Monday"))
     assert possible_days(dated, "2025-11-25") == ("2025-11-24", "2025-11-24")  # its own day is known
