@@ -10,6 +10,8 @@ For the bundled collection (corpus/) and for SQuAD v1.1 dev's 2,067 paragraphs (
 - warm `Assistant.ask` latency per stage (encode, retrieve, rerank, select, total) over ~100 questions, with the
   reranker (target total p50 <= 80 ms), with ``fast=True`` (p50 within 10% of the 13.5 ms before the reranker), and
   as shipped (no reranker, the span reader marking the answer's words);
+- on the bundled collection, warm follow-ups as shipped: the second turns of eval/sets/conversation*.jsonl asked with
+  their history (the earlier turns are answered again to know what they quoted);
 - cold `qa ask` (a new process, index already built): wall seconds;
 - peak resident memory of each subprocess (wait4 rusage) and of this process.
 
@@ -71,7 +73,8 @@ def run_cli(args: list[str], env: dict) -> dict:
     return {"seconds": float(wall), "output": text, "rss_mb": _maxrss_mb(int(maxrss))}
 
 
-def bench_corpus(name: str, corpus_dir: Path, questions: list[str], workdir: Path, encoder) -> dict:
+def bench_corpus(name: str, corpus_dir: Path, questions: list[str], workdir: Path, encoder,
+                 follow_ups: list[tuple[str, list[str]]] = ()) -> dict:
     from qa.assistant import Assistant
     from qa.config import RerankerSettings, Settings
     from qa.build import build_index
@@ -115,6 +118,10 @@ def bench_corpus(name: str, corpus_dir: Path, questions: list[str], workdir: Pat
             r[f"{prefix}{k}_p50_ms"] = float(np.percentile(values, 50))
             r[f"{prefix}{k}_p95_ms"] = float(np.percentile(values, 95))
     r["asked"] = len(questions)
+    if follow_ups:  # (question, history): the whole ask, the replay of the history included
+        totals = [default.ask(q, history=history).timings_ms["total"] for q, history in follow_ups]
+        r.update(follow_up_p50_ms=float(np.percentile(totals, 50)), follow_up_p95_ms=float(np.percentile(totals, 95)),
+                 follow_ups=len(follow_ups))
     assistant.index.close()
     default.index.close()
 
@@ -144,6 +151,8 @@ ROWS = [  # (label, key, format, target)
      ""),
     ("warm ask --fast total p50 / p95 (ms)", ("fast_total_p50_ms", "fast_total_p95_ms"), "{:.1f}", "p50 <= 15 ms"),
     ("questions asked", "asked", "{}", ""),
+    ("warm follow-up as shipped total p50 / p95 (ms)", ("follow_up_p50_ms", "follow_up_p95_ms"), "{:.1f}", ""),
+    ("follow-ups asked", "follow_ups", "{}", ""),
     ("cold `qa ask` wall (s)", "cold_ask_s", "{:.1f}", ""),
     ("peak RSS `qa index --rebuild` (MB)", "cli_build_rss_mb", "{:.0f}", ""),
     ("peak RSS unchanged `qa index` (MB)", "reindex_rss_mb", "{:.0f}", ""),
@@ -160,9 +169,9 @@ def format_table(results: list[dict], own_rss_mb: float) -> str:
             if key is None:
                 cells.append(f"{r['articles']} / {r['chunks']} / {r['sentences']}")
             elif isinstance(key, tuple):
-                cells.append(" / ".join(fmt.format(r[k]) for k in key))
+                cells.append(" / ".join(fmt.format(r[k]) for k in key) if key[0] in r else "-")
             else:
-                cells.append(fmt.format(r[key]))
+                cells.append(fmt.format(r[key]) if key in r else "-")
         rows.append([label] + cells + [target])
     rows.append(["peak RSS of this process (MB)"] + [f"{own_rss_mb:.0f}"] + [""] * (len(results) - 1) + [""])
     widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
@@ -195,7 +204,9 @@ def main(argv=None) -> int:
         coll = [q.question for q in load_collection().questions]
         coll = (coll * (args.questions // len(coll) + 1))[:args.questions]
         print(f"benchmarking the collection ({len(coll)} asks)...", file=sys.stderr)
-        results.append(bench_corpus("collection", ROOT / "corpus", coll, work, encoder))
+        follow_ups = [(q.question, q.history) for path in sorted((ROOT / "eval" / "sets").glob("conversation*.jsonl"))
+                      for q in load_collection(path).questions]
+        results.append(bench_corpus("collection", ROOT / "corpus", coll, work, encoder, follow_ups))
         if not args.no_squad:
             ds = load_squad(Path(args.squad))
             corpus = work / "squad-corpus"
