@@ -3,7 +3,8 @@ abstains when the evidence is weak.
 
 With a learned combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further
 sentence is quoted only when it reaches a share of the best one's probability; without one the hand-weighted score
-decides, as before the reranker existed. The learned span reader (``qa.reader``), when given, reads the best three
+decides, as before the reranker existed. A sentence the span reader read and found no answer in is not quoted after
+the lead. The learned span reader (``qa.reader``), when given, reads the best three
 sentences of a non-list question and moves up the one it is sure answers; it marks the factoid span in the sentence
 that leads, else rules over the question's type do (``--fast``). A factoid answer whose span the reader marks quotes
 that sentence alone. Abstention is decided by the hand threshold on the sentence evidence unless
@@ -76,6 +77,8 @@ class AnswerSelector:
                 continue  # (the reader's order need not follow the scores)
             if kind.is_list and cands.focus and not cands.holds_focus(int(i)):
                 continue
+            if int(i) in reads and (reads[int(i)] is None or reads[int(i)].margin <= cfg.reader_floor):
+                continue  # the reader read it and found no answer there: it would be padding
             if max(float(cands.vectors[i] @ cands.vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
                 continue  # a near-duplicate of a sentence already quoted
             chosen.append(int(i))

@@ -1,5 +1,6 @@
 """The span reader marks the answer's words; it declines a sentence that does not answer and never marks words of the
 wrong type (loading offline and damaged files: tests/test_models.py)."""
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,13 +61,35 @@ def test_best_span_keeps_the_end_after_the_start_and_within_the_context():
     assert best_span(starts, ends, context, max_tokens=1) == (3, 3, 4.0)
 
 
-def test_the_assistant_marks_spans_with_the_reader_unless_fast(assistant):
+def test_the_assistant_marks_spans_with_the_reader_unless_fast(assistant, monkeypatch):
     assert assistant.reader is not None
+    selector = assistant.pipeline.selector
+    # a low share to keep, so that further sentences qualify: the reader, sure of the answer, quotes its sentence alone
+    monkeypatch.setattr(selector, "settings", replace(selector.settings, keep_ratio=0.5))
     question = "On which social network did Biden post about his meetings with Xi?"
     read, fast = assistant.ask(question), assistant.ask(question, fast=True)
     assert read.sentences[0].span_text.split()[0] == "X"  # "X social network"
     assert len(read.sentences) == 1 < len(fast.sentences)  # sure of the answer: its sentence alone, no padding
     assert fast.sentences[0].span_text is None  # a "which" question: no typed rule
+
+
+@pytest.mark.parametrize("question", [
+    "Which State Department spokesperson said Qin Gang accepted the invitation to Washington?",
+    "How long did the November 2025 phone call between Xi and Trump last?",
+])
+def test_a_sentence_the_reader_finds_no_answer_in_is_not_quoted_after_the_lead(assistant, monkeypatch, question):
+    selector, reader = assistant.pipeline.selector, assistant.reader
+    floor = selector.settings.reader_floor
+    answer = assistant.ask(question)
+    for sentence in answer.sentences[1:]:
+        read = reader.best(question_kind(question), question, sentence.text)
+        assert read is not None and read.margin > floor
+    # a reader that never declines quotes a further sentence, one in which it finds no answer
+    monkeypatch.setattr(selector, "settings", replace(selector.settings, reader_floor=-1e9))
+    padded = assistant.ask(question)
+    assert len(padded.sentences) > len(answer.sentences)
+    reads = [reader.best(question_kind(question), question, s.text) for s in padded.sentences[1:]]
+    assert any(read is None or read.margin <= floor for read in reads)
 
 
 def test_the_sentence_the_reader_can_answer_from_leads(assistant):
