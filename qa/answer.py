@@ -3,8 +3,8 @@ abstains when the evidence is weak.
 
 With a learned combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further
 sentence is quoted only when it reaches a share of the best one's probability; without one the hand-weighted score
-decides, as before the reranker existed. A sentence the span reader read and found no answer in is not quoted after
-the lead. The learned span reader (``qa.reader``), when given, reads the best three
+decides, as before the reranker existed. With the span reader, a sentence in which it finds no answer is not quoted
+after the lead. The learned span reader (``qa.reader``), when given, reads the best three
 sentences of a non-list question and moves up the one it is sure answers; it marks the factoid span in the sentence
 that leads, else rules over the question's type do (``--fast``). A factoid answer whose span the reader marks quotes
 that sentence alone. Abstention is decided by the hand threshold on the sentence evidence unless
@@ -66,31 +66,48 @@ class AnswerSelector:
             order, reads = self._reread(reader, cands, scores, order, combined=combiner is not None)
         if cands.order:  # "the latest ...": of the sentences nearly as good as the best, the newest (oldest) leads
             quotable = [int(i) for i in order if scores[i] >= cfg.order_share * best and scores[i] > 0]
-            lead = self._by_date(cands.sentences, quotable, newest=cands.order == "latest")
-            order = np.array([lead] + [int(i) for i in order if i != lead])
+            dated = self._by_date(cands.sentences, quotable, newest=cands.order == "latest")
+            order = np.array([dated] + [int(i) for i in order if i != dated])
+        first = int(order[0])
+        lead = cands.sentences[first]
+        if reader is not None:
+            if first not in reads:
+                reads[first] = reader.best(kind, question, lead.text)
+            span = reader.sure(reads[first])
+            span = (lead.start + span[0], lead.start + span[1]) if span else None
+        else:
+            span = self._span(kind, question, lead) if kind.answer_type else None
+        if span and reader is not None and not kind.is_list:
+            chosen = [first]  # the reader is sure the lead answers: the other sentences would be padding
+        else:
+            chosen = self._quoted(cands, order, scores, ratio, reader, reads)
+        return self._answer(cands, chosen, scores, span, False, confidence, hits)
+
+    def _quoted(self, cands: Candidates, order: np.ndarray, scores: np.ndarray, ratio: float,
+                reader: SpanReader | None, reads: dict[int, ReadSpan | None]) -> list[int]:
+        """The lead and the further sentences worth quoting after it, in ``order``: each within ``ratio`` of the
+        best score, not a near-duplicate, and (with the reader, but for a list) one in which the reader finds a
+        possible answer; a list question's must hold what it asks about."""
+        cfg, kind = self.settings, cands.kind
+        best = float(scores.max())
         limit = cfg.list_max_sentences if kind.is_list else cfg.max_sentences
         chosen = [int(order[0])]
-        for i in order[1:]:
+        for i in (int(i) for i in order[1:]):
             if len(chosen) >= limit:
                 break
             if scores[i] < ratio * best or scores[i] <= 0:
                 continue  # (the reader's order need not follow the scores)
-            if kind.is_list and cands.focus and not cands.holds_focus(int(i)):
+            if kind.is_list and cands.focus and not cands.holds_focus(i):
                 continue
-            if int(i) in reads and (reads[int(i)] is None or reads[int(i)].margin <= cfg.reader_floor):
-                continue  # the reader read it and found no answer there: it would be padding
+            if reader is not None and not kind.is_list:
+                if i not in reads:
+                    reads[i] = reader.best(kind, cands.question, cands.sentences[i].text)
+                if reads[i] is None or reads[i].margin <= cfg.reader_floor:
+                    continue  # the reader finds no answer in it: it would be padding
             if max(float(cands.vectors[i] @ cands.vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
                 continue  # a near-duplicate of a sentence already quoted
-            chosen.append(int(i))
-        lead = cands.sentences[chosen[0]]
-        if reader is not None:
-            span = reader.sure(reads[chosen[0]] if chosen[0] in reads else reader.best(kind, question, lead.text))
-            span = (lead.start + span[0], lead.start + span[1]) if span else None
-            if span and not kind.is_list:
-                chosen = chosen[:1]  # the reader is sure the lead answers: the other sentences would be padding
-        else:
-            span = self._span(kind, question, lead) if kind.answer_type else None
-        return self._answer(cands, chosen, scores, span, False, confidence, hits)
+            chosen.append(i)
+        return chosen
 
     def _reread(self, reader: SpanReader, cands: Candidates, scores: np.ndarray, order: np.ndarray,
                 combined: bool) -> tuple[np.ndarray, dict[int, ReadSpan | None]]:
