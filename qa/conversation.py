@@ -36,6 +36,9 @@ _STRONG_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "t
 # lean in a short question, or as a question's last word
 _WEAK_PRONOUNS = {"it", "its", "that", "this", "those", "these", "there", "then"}
 _SHORT = 6  # words
+# "Where did Biden and Xi hold their talks?": "their" is the pair the question names before it, not the conversation's
+_OWN_PAIR = re.compile(r"\b[A-Z][\w.'\u2019-]*\s+and\s+[A-Z][\w.'\u2019-]*\b.*\b(?:they|them|their|theirs)\b")
+_PLURAL_PRONOUNS = {"they", "them", "their", "theirs"}
 _ANSWER_NAMES = 3  # names of the previous answer carried into a follow-up
 # A capitalised name (one or more words, "Wang Yi", "U.S.", "Track 1.5"); question words and openings are not names.
 _NAME = re.compile(r"\b[A-Z][\w.'\u2019-]*(?:\s+(?:of\s+)?[A-Z0-9][\w.'\u2019-]*)*")
@@ -104,7 +107,10 @@ def leans_on_previous(question: str) -> bool:
     if (_CONTINUES.match(question) or _ELSE.search(question) or _THAT.search(question)
             or _SUBJECT_PRONOUN.search(question)):
         return True
-    if _STRONG_PRONOUNS & set(words) or (words and words[-1] in _WEAK_PRONOUNS):  # "... in it?", however long
+    strong = _STRONG_PRONOUNS & set(words)
+    if strong <= _PLURAL_PRONOUNS and _OWN_PAIR.search(question):
+        strong = set()
+    if strong or (words and words[-1] in _WEAK_PRONOUNS):  # "... in it?", however long
         return True
     return len(words) <= _SHORT and (bool(_WEAK_PRONOUNS & set(words)) or not names(question))
 

@@ -24,6 +24,9 @@ from tests.test_cli import qa
     ("How long did Blinken meet Qin Gang on Sunday?", False),
     ("On what day of the week did it take place?", True),  # "it" as the subject, however long the question
     ("Says who?", True),
+    ("Where did Biden and Xi hold their talks during the 2023 APEC summit?", False),  # "their": the pair it names
+    ("How long did their call last?", True),
+    ("When did Biden and Xi meet, and what did he say?", True),  # "he": which of the two the conversation says
 ])
 def test_which_questions_lean_on_the_previous_one(question, leans):
     assert leans_on_previous(question) is leans
