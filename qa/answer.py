@@ -3,11 +3,10 @@ abstains when the evidence is weak.
 
 With a learned combiner (after the reranker stage) the combiner's probability ranks the sentences, and a further
 sentence is quoted only when it reaches a share of the best one's probability; without one the hand-weighted score
-decides, as before the reranker existed. With the span reader, a sentence in which it finds no answer is not quoted
-after the lead. The learned span reader (``qa.reader``), when given, reads the best three
+decides, as before the reranker existed. The learned span reader (``qa.reader``), when given, reads the best three
 sentences of a non-list question and moves up the one it is sure answers; it marks the factoid span in the sentence
 that leads, else rules over the question's type do (``--fast``). A factoid answer whose span the reader marks quotes
-that sentence alone. Abstention is decided by the hand threshold on the sentence evidence unless
+that sentence alone; otherwise a sentence in which the reader finds no answer is not quoted after the lead. Abstention is decided by the hand threshold on the sentence evidence unless
 ``SelectorSettings.abstention`` is "calibrated" (the combiner's probability and threshold).
 """
 from __future__ import annotations
@@ -99,13 +98,13 @@ class AnswerSelector:
                 continue  # (the reader's order need not follow the scores)
             if kind.is_list and cands.focus and not cands.holds_focus(i):
                 continue
-            if reader is not None and not kind.is_list:
+            if max(float(cands.vectors[i] @ cands.vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
+                continue  # a near-duplicate of a sentence already quoted
+            if reader is not None and not kind.is_list:  # (last: a sentence not yet read costs a reader pass)
                 if i not in reads:
                     reads[i] = reader.best(kind, cands.question, cands.sentences[i].text)
                 if reads[i] is None or reads[i].margin <= cfg.reader_floor:
                     continue  # the reader finds no answer in it: it would be padding
-            if max(float(cands.vectors[i] @ cands.vectors[j]) for j in chosen) >= cfg.duplicate_cosine:
-                continue  # a near-duplicate of a sentence already quoted
             chosen.append(i)
         return chosen
 

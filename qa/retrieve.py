@@ -19,9 +19,9 @@ FUSIONS = ("convex", "rrf")
 @dataclass(frozen=True)
 class DateRange:
     """Inclusive ISO days; None is open. An article is in range when the days it reports on (a stated day and the
-    day before, see ``qa.meta.report_days``; an inferred year; a 'not before' bound) meet the range. An undated article is in a bounded range only with
-    ``keep_undated``: a question's own time words cannot rule out what has no date (a collection without dates still
-    answers "what happened in 1995?"), while a range the user sets does."""
+    day before, see ``qa.meta.report_days``; an inferred year; a 'not before' bound) meet the range. An undated
+    article is in a bounded range only with ``keep_undated``: a question's own time words cannot rule out what has no
+    date (a collection without dates still answers "what happened in 1995?"), while a range the user sets does."""
 
     start: str | None = None
     end: str | None = None
