@@ -6,8 +6,10 @@ sentence is quoted only when it reaches a share of the best one's probability; w
 decides, as before the reranker existed. The learned span reader (``qa.reader``), when given, reads the best three
 sentences of a non-list question and moves up the one it is sure answers; it marks the factoid span in the sentence
 that leads, else rules over the question's type do (``--fast``). A factoid answer whose span the reader marks quotes
-that sentence alone; otherwise a sentence in which the reader finds no answer is not quoted after the lead. Abstention is decided by the hand threshold on the sentence evidence unless
-``SelectorSettings.abstention`` is "calibrated" (the combiner's probability and threshold).
+that sentence alone; otherwise a sentence in which the reader finds no answer is not quoted after the lead.
+Abstention is decided by the hand threshold on the sentence evidence and, with the reader, also when the evidence is
+middling and the reader finds no possible answer in any sentence it read; unless ``SelectorSettings.abstention`` is
+"calibrated" (the combiner's probability and threshold).
 """
 from __future__ import annotations
 
@@ -56,13 +58,15 @@ class AnswerSelector:
             confidence = _confidence(evidence, cfg.abstain_below)
             abstain = evidence < cfg.abstain_below
         order = np.argsort(-scores, kind="stable")
+        reads: dict[int, ReadSpan | None] = {}
+        if not abstain and reader is not None and not kind.is_list:  # list answers gather sentences; none leads
+            order, reads = self._reread(reader, cands, scores, order, combined=combiner is not None)
+            if cfg.abstention == "evidence" and self._reader_declines(reads, evidence):
+                abstain, confidence = True, 0.5 * evidence / cfg.reader_abstain_evidence  # under 0.5, as refusals
         if abstain:
             chosen = [int(i) for i in order[:cfg.max_sentences]]
             return self._answer(cands, chosen, scores, None, True, confidence, hits)
         best = float(scores[order[0]])
-        reads: dict[int, ReadSpan | None] = {}
-        if reader is not None and not kind.is_list:  # list answers gather sentences; no one of them leads
-            order, reads = self._reread(reader, cands, scores, order, combined=combiner is not None)
         if cands.order:  # "the latest ...": of the sentences nearly as good as the best, the newest (oldest) leads
             quotable = [int(i) for i in order if scores[i] >= cfg.order_share * best and scores[i] > 0]
             dated = self._by_date(cands.sentences, quotable, newest=cands.order == "latest")
@@ -107,6 +111,13 @@ class AnswerSelector:
                     continue  # the reader finds no answer in it: it would be padding
             chosen.append(i)
         return chosen
+
+    def _reader_declines(self, reads: dict[int, ReadSpan | None], evidence: float) -> bool:
+        """Whether the evidence is only middling and the span reader finds no possible answer in any sentence it
+        read: a near miss (the collection's own people and events, not what was asked) looks like this."""
+        cfg = self.settings
+        return evidence < cfg.reader_abstain_evidence and all(
+            read is None or read.margin <= cfg.reader_floor for read in reads.values())
 
     def _reread(self, reader: SpanReader, cands: Candidates, scores: np.ndarray, order: np.ndarray,
                 combined: bool) -> tuple[np.ndarray, dict[int, ReadSpan | None]]:

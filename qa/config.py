@@ -81,6 +81,9 @@ class SelectorSettings:
     reader_weight: float = 0.015  # on the fast score
     reader_weight_combined: float = 0.2  # on the log-odds of the combiner's probability
     reader_floor: float = -10.0  # a margin at or under it: the reader found no answer in the sentence
+    # With the reader, also abstain when the best evidence is under this and the reader finds no answer (margin at or
+    # under reader_floor) in any sentence it read (README: Near misses).
+    reader_abstain_evidence: float = 0.4
     synonym_weight: float = 0.7  # a focus term's synonym in the sentence, vs the term itself
     context_weight: float = 0.8  # a topic term found elsewhere in the article, vs in the sentence
     context_sentences: int = 80  # sentences of an article read for context and, for list questions, candidates

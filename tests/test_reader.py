@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.answer import NO_ANSWER
 from qa.lora import WEIGHTS
 from qa.question import question_kind
 from qa.reader import DEFAULT_DIR, SpanReader, best_span
@@ -99,3 +100,19 @@ def test_the_sentence_the_reader_can_answer_from_leads(assistant):
     read, fast = assistant.ask(question), assistant.ask(question, fast=True)
     assert "more than three hours" not in fast.sentences[0].text
     assert read.sentences[0].span_text == "more than three hours"
+
+
+@pytest.mark.parametrize("question", [
+    "What tariff did Washington put on Chinese steel at the Busan meeting?",
+    "How much was trade in goods between China and the US worth in 2023?",
+])
+def test_a_near_miss_the_reader_finds_no_answer_to_is_refused(assistant, monkeypatch, question):
+    # the collection's own people and events, a detail it does not state: the evidence is middling, and the reader
+    # finds no answer in any sentence it reads
+    answer, fast = assistant.ask(question), assistant.ask(question, fast=True)
+    selector = assistant.pipeline.selector
+    assert answer.abstained and answer.answer == NO_ANSWER and answer.confidence < 0.5
+    assert answer.sentences  # a refusal still shows the closest passages
+    assert not fast.abstained  # the evidence alone would have answered
+    monkeypatch.setattr(selector, "settings", replace(selector.settings, reader_abstain_evidence=0.0))
+    assert not assistant.ask(question).abstained
