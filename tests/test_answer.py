@@ -177,7 +177,6 @@ def test_quotes_are_exact_and_cited(assistant):
 def test_fast_path_still_answers(assistant):
     answer = assistant.ask("Where did Xi and Trump meet in October 2025?", fast=True)
     assert not answer.abstained and "Busan" in answer.sentences[0].text
-    assert answer.timings_ms["rerank"] < 5  # the cross-encoder did not run
 
 
 def test_multi_part_question_draws_on_several_articles(assistant):

@@ -53,6 +53,17 @@ def test_reranker_reorders_what_the_fast_path_ranks_first(reranked):
     assert differ > 0
 
 
+def test_the_fast_path_does_not_run_the_cross_encoder(reranked, monkeypatch):
+    def fail(cands):
+        raise AssertionError("the cross-encoder ran on a --fast ask")
+
+    monkeypatch.setattr(reranked.pipeline.reranker, "score", fail)
+    answer = reranked.ask("Where did Xi and Trump meet in October 2025?", fast=True)
+    assert not answer.abstained and "Busan" in answer.sentences[0].text
+    with pytest.raises(AssertionError, match="cross-encoder ran"):
+        reranked.ask("Where did Xi and Trump meet in October 2025?")
+
+
 def test_reranked_factoid_answers_are_concise(reranked):
     """A quoted sentence beyond the first must reach a share of the best one's probability: no trail of others."""
     question = "Which State Department spokesperson said Qin Gang accepted the invitation to Washington?"
