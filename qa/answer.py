@@ -6,7 +6,7 @@ sentence is quoted only when it reaches a share of the best one's probability; w
 decides, as before the reranker existed. The learned span reader (``qa.reader``), when given, reads the best three
 sentences of a non-list question and moves up the one it is sure answers; it marks the factoid span in the sentence
 that leads, else rules over the question's type do (``--fast``). A factoid answer whose span the reader marks quotes
-that sentence alone; otherwise a sentence in which the reader finds no answer is not quoted after the lead.
+that sentence alone; otherwise a sentence in which the reader finds no likely answer is not quoted after the lead.
 Abstention is decided by the hand threshold on the sentence evidence and, with the reader, also when the evidence is
 middling and the reader finds no possible answer in any sentence it read; unless ``SelectorSettings.abstention`` is
 "calibrated" (the combiner's probability and threshold).
@@ -90,7 +90,7 @@ class AnswerSelector:
                 reader: SpanReader | None, reads: dict[int, ReadSpan | None]) -> list[int]:
         """The lead and the further sentences worth quoting after it, in ``order``: each within ``ratio`` of the
         best score, not a near-duplicate, and (with the reader, but for a list) one in which the reader finds a
-        possible answer; a list question's must hold what it asks about."""
+        likely answer (margin above ``reader_quote_floor``); a list question's must hold what it asks about."""
         cfg, kind = self.settings, cands.kind
         best = float(scores.max())
         limit = cfg.list_max_sentences if kind.is_list else cfg.max_sentences
@@ -107,8 +107,8 @@ class AnswerSelector:
             if reader is not None and not kind.is_list:  # (last: a sentence not yet read costs a reader pass)
                 if i not in reads:
                     reads[i] = reader.best(kind, cands.question, cands.sentences[i].text)
-                if reads[i] is None or reads[i].margin <= cfg.reader_floor:
-                    continue  # the reader finds no answer in it: it would be padding
+                if reads[i] is None or reads[i].margin <= cfg.reader_quote_floor:
+                    continue  # the reader finds no likely answer in it: it would be padding
             chosen.append(i)
         return chosen
 

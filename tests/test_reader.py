@@ -80,13 +80,13 @@ def test_the_assistant_marks_spans_with_the_reader_unless_fast(assistant, monkey
 ])
 def test_a_sentence_the_reader_finds_no_answer_in_is_not_quoted_after_the_lead(assistant, monkeypatch, question):
     selector, reader = assistant.pipeline.selector, assistant.reader
-    floor = selector.settings.reader_floor
+    floor = selector.settings.reader_quote_floor
     answer = assistant.ask(question)
     for sentence in answer.sentences[1:]:
         read = reader.best(question_kind(question), question, sentence.text)
         assert read is not None and read.margin > floor
     # a reader that never declines quotes a further sentence, one in which it finds no answer
-    monkeypatch.setattr(selector, "settings", replace(selector.settings, reader_floor=-1e9))
+    monkeypatch.setattr(selector, "settings", replace(selector.settings, reader_quote_floor=-1e9))
     padded = assistant.ask(question)
     assert len(padded.sentences) > len(answer.sentences)
     reads = [reader.best(question_kind(question), question, s.text) for s in padded.sentences[1:]]
