@@ -84,7 +84,7 @@ class SelectorSettings:
     # A sentence after the lead is quoted only when the reader's margin in it is above this: the stricter floor cut
     # unrelated sentences per factoid answer on SQuAD tune articles 19-23 from 0.47 to 0.41 for 2 of 799 questions'
     # hit@3 (0.892 -> 0.890); -8 gave 0.43 for none, but the held-out half has run 1.6 times the tune figure
-    # (README: Concise answers).
+    # (README: Fewer padded sentences).
     reader_quote_floor: float = -7.0
     # With the reader, also abstain when the best evidence is under this and the reader finds no answer (margin at or
     # under reader_floor) in any sentence it read (README: Near misses).
