@@ -85,7 +85,7 @@ def test_a_sentence_the_reader_finds_no_answer_in_is_not_quoted_after_the_lead(a
     for sentence in answer.sentences[1:]:
         read = reader.best(question_kind(question), question, sentence.text)
         assert read is not None and read.margin > floor
-    # a reader that never declines quotes a further sentence, one in which it finds no answer
+    # with no quote floor a further sentence is quoted, one in which the reader finds no likely answer
     monkeypatch.setattr(selector, "settings", replace(selector.settings, reader_quote_floor=-1e9))
     padded = assistant.ask(question)
     assert len(padded.sentences) > len(answer.sentences)
