@@ -63,13 +63,24 @@ _LEADING_CLAUSE = re.compile(r"^(?:after|before|since|following|during|in|at|on|
                              r"according to|as|when|once|while)\b[^,?]*,\s*")
 
 
-def question_kind(question: str) -> QuestionKind:
+# "For how long", "To whom", "From where": a preposition before the question word asks what the word asks
+_PREPOSITION = r"(?:for|to|from|with|by|in|at|on|of|under|over|against|among|between|during|into|within|through)"
+
+
+def _asked(question: str) -> str:
+    """The lower-cased part of a question that says what it asks for: its main clause, without a leading "about"
+    and without a preposition before its question word."""
     q = question.lower().strip(" \t\n,;:")  # a time scope cut from its front may leave its comma
     main = re.sub(r"^(?:about|roughly|approximately|around|and|so|then)\s+", "", _LEADING_CLAUSE.sub("", q))
-    q_typed = main if re.match(r"(when|what|which|who|whom|whose|where|how|(in|on|by|during) (what|which))\b",
-                               main) else q
+    main = re.sub(rf"^{_PREPOSITION}\s+(?=(?:how|who|whom|whose|where|when)\b)", "", main)
+    return main if re.match(rf"(when|what|which|who|whom|whose|where|how|{_PREPOSITION} (what|which))\b", main) else q
+
+
+def question_kind(question: str) -> QuestionKind:
+    q = question.lower().strip(" \t\n,;:")
+    q_typed = _asked(question)
     # "In what year", "On which day of the week", "By which year": a date, as "When" is
-    if re.match(r"(when|((in|on|by|during) )?(what|which) (years?|date|day|month|decade|century))\b", q_typed):
+    if re.match(rf"(when|({_PREPOSITION} )?(what|which) (years?|date|day|month|decade|century))\b", q_typed):
         kind = "date"
     elif re.match(r"(how (many|much|long|old|often)|what (percentage|number|share))\b", q_typed):
         kind = "number"
@@ -108,7 +119,8 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
     question's own words are left out."""
     q = question.lower()
     q_words = set(re.findall(r"\w+", q))
-    counted = re.match(r"how many ([a-z]+)", q)
+    asked = _asked(question)
+    counted = re.match(r"how many ([a-z]+)", asked)
     counted = counted.group(1).rstrip("s") if counted else None
     unit = _DATE_UNIT.search(q) if kind == "date" else None
     role = _ASKED_ROLE.search(q) if kind == "name" else None
@@ -127,7 +139,7 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
                 strength = 1.0 if counted in m.group(0).lower() or counted in following.split()[:3] else 0.5
                 if m.group("noun"):  # the count answers "how many"; the counted noun is the question's own
                     span = (m.start(), m.start("noun"))
-            elif q.startswith("how long"):
+            elif asked.startswith("how long"):
                 strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
         elif fits is not None:  # "which day of the week" is answered by the weekday alone, "what year" by the year
             part = fits.search(m.group(0))

@@ -27,6 +27,10 @@ def test_question_kinds():
     assert question_kind("In what year did Beijing and Washington establish ties?").answer_type == "date"
     assert question_kind("On which day of the week was the dialogue held?").answer_type == "date"
     assert question_kind("In which city did they meet?").answer_type == "place"
+    # a preposition before the question word asks what the word asks; a place may be qualified
+    assert question_kind("For how long did the two sit down?").answer_type == "number"
+    assert question_kind("To whom did Luther send the letter?").answer_type == "name"
+    assert question_kind("From where was he transferred?").answer_type == "place"
 
 
 def test_date_candidates_fit_the_unit_asked_for():
@@ -47,6 +51,13 @@ def test_date_candidates_fit_the_unit_asked_for():
     found = {older[s:e]: strength for (s, e), strength in typed_candidates("date", "In what decade was it rebuilt?",
                                                                            older)}
     assert found == {"1787": 0.5, "1860s": 1.0, "20th century": 0.5}
+
+
+def test_how_long_asks_for_a_duration_after_a_preposition_too():
+    sentence = "They met three times, for seven and a half hours in all."
+    for question in ("How long did they meet?", "For how long did they meet?"):
+        found = {sentence[s:e]: strength for (s, e), strength in typed_candidates("number", question, sentence)}
+        assert found == {"three times": 0.5, "seven and a half hours": 1.0}
 
 
 def test_words_candidates_are_what_was_said():
