@@ -185,6 +185,9 @@ class TimeScope:
     relation: str | None = None  # 'before' or 'after' a named event the caller must date
     event: str | None = None  # the event's words as in the question, e.g. 'the Bali meeting'
     expressions: tuple[str, ...] = ()  # the time words read from the question, for display
+    # A dated thing the question names ('the November 2025 phone call'): its words and first day. It limits no answer,
+    # but no article published before that day can report it.
+    described: tuple[str, str] | None = None
 
     @property
     def empty(self) -> bool:
@@ -237,7 +240,7 @@ def _event(question: str, dates: list[When]) -> tuple[str, str, int, int] | None
 
 def parse_question(question: str, today: dt.date) -> TimeScope:
     """The time scope ``question`` asks about: a day range, an ordering, or before/after a named event."""
-    start = end = order = relation = event = previous = None
+    start = end = order = relation = event = previous = described = None
     said: list[tuple[int, str]] = []
     # A weekday in a question names a day of some article's week, and 'today' means 'now': neither is a range.
     dates = [(m.lastgroup, w) for m, w in _scan(question, today)
@@ -263,8 +266,10 @@ def parse_question(question: str, today: dt.date) -> TimeScope:
         elif kind == "rel":  # 'last year' scopes on its own
             word = None
             said.append((when.span[0], when.text))
-        else:
-            continue  # no preposition: it describes a thing ('Whose August 2022 trip'), it does not scope the question
+        else:  # no preposition: it describes a thing ('Whose August 2022 trip'), it does not scope the question
+            if kind in ("my", "ymd") and (described is None or when.start < described[1]):  # (its year stated)
+                described = (when.text, when.start)
+            continue
         word = "before" if word in ("prior", "ahead") else word
         if word in ("since", "from"):
             start = when.start
@@ -283,4 +288,4 @@ def parse_question(question: str, today: dt.date) -> TimeScope:
     if orders:
         order = orders[0].lastgroup
         said.append((orders[0].start(), orders[0].group()))
-    return TimeScope(start, end, order, relation, event, tuple(text for _, text in sorted(said)))
+    return TimeScope(start, end, order, relation, event, tuple(text for _, text in sorted(said)), described)

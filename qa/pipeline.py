@@ -58,7 +58,10 @@ class QueryPipeline:
             k = min(MAX_K, ORDERED_K_FACTOR * k)
         if scope.query:
             question, query_vector = scope.query, self.retriever.encoder.encode_query(scope.query)
-        hits = self.retriever.search(question, k, mode=mode, fusion=fusion, dates=dates, query_vector=query_vector,
+        # the articles searched are also those that can report what the question names; its sentences' own dates
+        # are not held to that (a report of the thing may look back on what led to it)
+        searched = dates if scope.reported is None else scope.reported.intersect(dates)
+        hits = self.retriever.search(question, k, mode=mode, fusion=fusion, dates=searched, query_vector=query_vector,
                                      exclude=exclude)
         retrieved = time.perf_counter()
         cands = self.finder.find(question, hits, query_vector if sentence_vector is None else sentence_vector, dates)

@@ -140,21 +140,27 @@ class Retriever:
         store = self.index.store
         return sum(d is None for d, alive in zip(store.article_dates, store.alive_article) if alive)
 
+    def admitted(self, dates: DateRange) -> np.ndarray:
+        """Which articles a bounded date range admits (a mask over article rows, deleted ones included): those whose
+        date may fall in it, and those with a sentence that states a date in it."""
+        store = self.index.store
+        ok_article = np.array([dates.admits(d) for d in store.article_dates], dtype=bool)
+        # an article also reports what its sentences date: a 2025 report of a 2023 meeting is about 2023
+        meets = np.ones(len(store.dated_sentence_article), dtype=bool)
+        if dates.start:
+            meets &= store.dated_sentence_end >= dates.start
+        if dates.end:
+            meets &= store.dated_sentence_start <= dates.end
+        ok_article[store.dated_sentence_article[meets]] = True
+        return ok_article
+
     def _allowed(self, dates: DateRange | None, exclude: set[str] | None) -> np.ndarray | None:
         """Which chunks may be returned; None when all may."""
         dated = dates is not None and dates.bounded
         if not dated and not exclude:
             return None  # deleted chunks are the index's to leave out
         store = self.index.store
-        ok_article = np.array([dates.admits(d) for d in store.article_dates] if dated
-                              else np.ones(len(store.article_dates)), dtype=bool)
-        if dated:  # an article also reports what its sentences date: a 2025 report of a 2023 meeting is about 2023
-            meets = np.ones(len(store.dated_sentence_article), dtype=bool)
-            if dates.start:
-                meets &= store.dated_sentence_end >= dates.start
-            if dates.end:
-                meets &= store.dated_sentence_start <= dates.end
-            ok_article[store.dated_sentence_article[meets]] = True
+        ok_article = self.admitted(dates) if dated else np.ones(len(store.article_dates), dtype=bool)
         for article_id in exclude or ():
             a = store.article_index(article_id)
             if a is not None:

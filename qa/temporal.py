@@ -34,6 +34,7 @@ class Scope:
     order: str | None = None  # 'latest' or 'earliest'
     notes: list[str] = field(default_factory=list)
     query: str | None = None  # what to search for when it is not the question: without "after <the event>"
+    reported: DateRange | None = None  # the articles that can report what the question names (see resolve)
 
 
 class TimeScoper:
@@ -49,6 +50,16 @@ class TimeScoper:
         if asked.empty:
             return Scope()
         scope = Scope(order=asked.order)
+        if asked.described:
+            # "How long did the November 2025 phone call last?": a report from before November 2025 is about
+            # something else, however close its words (a sentence stating a later date may announce the thing)
+            words, first_day = asked.described
+            scope.reported = DateRange(first_day, None, keep_undated=True)
+            store = self.retriever.index.store
+            early = int((~self.retriever.admitted(scope.reported) & store.alive_article).sum())
+            if early:
+                scope.notes.append(f"Left out {early} article{'s' * (early > 1)} published before \u201c{words}\u201d"
+                                   f" ({first_day}): they cannot report it.")
         if asked.start or asked.end:
             scope.dates = DateRange(asked.start, asked.end, keep_undated=True)
         if asked.relation and asked.event:
@@ -63,7 +74,8 @@ class TimeScoper:
                 around = DateRange(bound, None, True) if asked.relation == "after" else DateRange(None, bound, True)
                 scope.dates = around.intersect(scope.dates)
                 scope.notes.append(f"{asked.event} dated {when.label} from \u201c{when.text}\u201d.")
-        scope.notes.insert(0, _describe(asked, scope))
+        if asked.expressions:
+            scope.notes.insert(0, _describe(asked, scope))
         return scope
 
     def event_date(self, event: str) -> When | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -221,7 +222,6 @@ def test_parse_question(question, today, expected):
     "What follow-up did Blinken and Qin Gang agree to schedule next?",
     # A duration is measured from the event or the last time, which do not limit or order the answer.
     "How long had it been since a US secretary of state last visited China before Blinken's trip?",
-    "Whose August 2022 trip to Taiwan led to the curtailing of US-China communication channels?",  # describes
     "How long before their November 2025 phone call had Xi and Trump met in Busan?",
     "And how long did they last?",  # a follow-up's duration: "last" is the verb
     "What will they discuss next year?",
@@ -237,3 +237,14 @@ def test_parse_question(question, today, expected):
 def test_unscoped_questions_are_empty(question):
     scope = parse_question(question, TODAY)
     assert scope == TimeScope() and scope.empty
+
+
+def test_a_dated_thing_the_question_names_scopes_nothing_but_is_kept():
+    # "Whose August 2022 trip": the date describes the thing asked about; it limits no answer, but no report from
+    # before August 2022 can be about it
+    trip = parse_question("Whose August 2022 trip to Taiwan led to the curtailing of US-China channels?", TODAY)
+    assert replace(trip, described=None) == TimeScope() and trip.described == ("August 2022", "2022-08-01")
+    call = parse_question("How long did the November 2025 phone call between Xi and Trump last?", TODAY)
+    assert call.described == ("November 2025", "2025-11-01") and call.expressions == ()
+    # a day without its year names no day for certain
+    assert parse_question("What was said on the Nov. 24 call?", TODAY).described is None

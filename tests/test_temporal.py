@@ -52,6 +52,17 @@ def test_after_a_named_event_is_dated_by_the_sentences_that_mention_it(assistant
     assert "Busan" in answer.sentences[0].text
 
 
+def test_reports_from_before_a_dated_thing_the_question_names_are_left_out(assistant):
+    # the three articles from before November 2025 cannot report on that call; the one that can does not say how
+    # long it lasted: a near miss, refused, with its closest passage
+    call = assistant.ask("How long did the November 2025 phone call between Xi and Trump last?")
+    assert any(note.startswith("Left out 3 articles published before \u201cNovember 2025\u201d") for note in call.notes)
+    assert call.abstained and {s.article_id for s in call.sentences} <= {BUSAN, TRACK}
+    # a thing from before every report leaves none out, and is answered
+    trip = assistant.ask("Whose August 2022 trip to Taiwan led to the curtailing of US-China communication?")
+    assert not trip.abstained and "Pelosi" in trip.sentences[0].text and not trip.notes
+
+
 def test_date_range_keeps_inferred_dates_in_view(assistant):
     answer = assistant.ask("What did the new year's letters between Xi and Biden say?", dates=DateRange("2024-01-01",
                                                                                                       "2024-12-31"))
