@@ -19,6 +19,7 @@ _QUOTES = str.maketrans({
 })
 _PUNCTUATION = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_POSSESSIVE = re.compile(r"(?<=\w)'s\b", re.IGNORECASE)
 
 
 def straighten_quotes(s: str) -> str:
@@ -61,14 +62,21 @@ def _contains_tokens(haystack: list[str], needle: list[str]) -> bool:
     return any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
 
 
+def _answer_tokens(s: str) -> list[str]:
+    """Normalised tokens with a possessive's "'s" dropped first: dropping only its apostrophe would make "Pelosi's"
+    the token "pelosis", and a sentence naming "Nancy Pelosi's visit" would not hold the answer "Nancy Pelosi"."""
+    return normalize_answer(_POSSESSIVE.sub("", straighten_quotes(s))).split()
+
+
 def contains_answer(text: str, golds: Iterable[str]) -> bool:
     """True if some gold's normalised token sequence occurs contiguously in the normalised text.
 
-    Matching is on whole tokens, so "1979" does not match "19790". Golds that normalise to nothing are ignored.
+    Matching is on whole tokens, so "1979" does not match "19790"; a possessive "'s" is no part of its word. Golds
+    that normalise to nothing are ignored.
     """
-    tokens = normalize_answer(text).split()
+    tokens = _answer_tokens(text)
     for gold in golds:
-        gold_tokens = normalize_answer(gold).split()
+        gold_tokens = _answer_tokens(gold)
         if gold_tokens and _contains_tokens(tokens, gold_tokens):
             return True
     return False

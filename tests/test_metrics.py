@@ -75,6 +75,10 @@ def test_contains_answer_token_boundaries():
     assert contains_answer("In the year 1979 ties began", ["year 1979"])
     assert contains_answer("Premier Chen Chien-jen said", ["Chen Chien-jen"])
     assert contains_answer("America\u2019s \u201cwrong perception\u201d", ["America's wrong perception"])
+    # a possessive's "'s" is no part of the name: "Nancy Pelosi's visit" names Nancy Pelosi
+    assert contains_answer("after Nancy Pelosi\u2019s visit to Taiwan", ["Nancy Pelosi"])
+    assert contains_answer("the visit of Nancy Pelosi", ["Nancy Pelosi's"])
+    assert not contains_answer("Pelosis and others", ["Pelosi"])
     assert contains_answer("met in Busan", ["Seoul", "Busan"])
     assert not contains_answer("met in Busan", [])
     assert not contains_answer("the meeting", ["the"])  # a gold that normalises to nothing never matches
