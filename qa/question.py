@@ -140,7 +140,8 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
                 if m.group("noun"):  # the count answers "how many"; the counted noun is the question's own
                     span = (m.start(), m.start("noun"))
             elif asked.startswith("how long"):
-                strength = 1.0 if _DURATION.search(m.group(0)) else 0.5
+                # a count of units ("five years"); "second" alone is an ordinal ("their second meeting")
+                strength = 1.0 if _DURATION.search(m.group(0)) and not _DURATION.fullmatch(m.group(0)) else 0.5
         elif fits is not None:  # "which day of the week" is answered by the weekday alone, "what year" by the year
             part = fits.search(m.group(0))
             strength = 1.0 if part else 0.5
