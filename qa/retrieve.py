@@ -144,7 +144,14 @@ class Retriever:
         """Which articles a bounded date range admits (a mask over article rows, deleted ones included): those whose
         date may fall in it, and those with a sentence that states a date in it."""
         store = self.index.store
-        ok_article = np.array([dates.admits(d) for d in store.article_dates], dtype=bool)
+        first, last = store.article_report_days  # (DateRange.admits for every article at once)
+        undated = last == ""
+        ok_article = np.ones(len(last), dtype=bool)
+        if dates.start:
+            ok_article &= last >= dates.start
+        if dates.end:
+            ok_article &= first <= dates.end
+        ok_article[undated] = dates.keep_undated
         # an article also reports what its sentences date: a 2025 report of a 2023 meeting is about 2023
         meets = np.ones(len(store.dated_sentence_article), dtype=bool)
         if dates.start:

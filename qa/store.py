@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from .dates import When, event_date
-from .meta import DATE_SOURCES, day
+from .meta import DATE_SOURCES, day, report_days
 from .types import Article, Chunk, Sentence
 
 SCHEMA = """
@@ -212,6 +212,15 @@ class SegmentedStore:
         self.dated_sentence_article = _concat([s.dated_sentence_article for s in stores], np.int64)
         self.dated_sentence_start = _concat([s.dated_sentence_start for s in stores], "U10")
         self.dated_sentence_end = _concat([s.dated_sentence_end for s in stores], "U10")
+
+    @cached_property
+    def article_report_days(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per article, the first and last day it may report on (``qa.meta.report_days``) as ISO days, an open end as
+        "" or "9999-99-99", so that a date range is checked against every article in numpy (undated: both "")."""
+        bounds = [report_days(d) for d in self.article_dates]
+        return (np.array([first or "" for first, _ in bounds], dtype="U10"),
+                np.array([last or ("9999-99-99" if d else "") for (_, last), d in zip(bounds, self.article_dates)],
+                         dtype="U10"))
 
     def _store(self, kind: str, row: int) -> Store:
         return self.stores[int(np.searchsorted(self.starts[kind], row, side="right")) - 1]

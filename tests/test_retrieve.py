@@ -57,6 +57,19 @@ def test_date_range_filters_articles(assistant):
     assert DateRange().admits(None) and not DateRange("2020-01-01").admits(None)
 
 
+def test_admitted_articles_are_those_a_range_admits_by_date_or_by_a_dated_sentence(assistant):
+    retriever, store = assistant.pipeline.retriever, assistant.index.store
+    for dates in (DateRange("2025-01-01", None), DateRange(None, "2023-12-31"), DateRange("2024-01-01", "2024-12-31"),
+                  DateRange("2023-06-18", "2023-06-18"), DateRange("1990-01-01", "1990-12-31")):
+        by_date = np.array([dates.admits(d) for d in store.article_dates])
+        admitted = retriever.admitted(dates)
+        assert (admitted >= by_date).all(), dates
+        rescued = set(store.dated_sentence_article.tolist())  # only a sentence's date admits any more
+        assert all(a in rescued for a in np.flatnonzero(admitted & ~by_date)), dates
+    # a report datelined a day (004: 2023-06-19) may be of the day before
+    assert retriever.admitted(DateRange("2023-06-18", "2023-06-18"))[store.article_index("004_853fa212cfd9642b")]
+
+
 def test_unknown_mode_is_refused(assistant):
     with pytest.raises(ValueError):
         Retriever(assistant.index, assistant.encoder, assistant.settings.retrieval).search("x", 3, mode="magic")
