@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|" \
          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?"
@@ -67,6 +68,7 @@ _LEADING_CLAUSE = re.compile(r"^(?:after|before|since|following|during|in|at|on|
 _PREPOSITION = r"(?:for|to|from|with|by|in|at|on|of|under|over|against|among|between|during|into|within|through)"
 
 
+@lru_cache(maxsize=1024)  # typed_candidates asks it of every candidate sentence
 def _asked(question: str) -> str:
     """The lower-cased part of a question that says what it asks for: its main clause, without a leading "about"
     and without a preposition before its question word."""
