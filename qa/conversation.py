@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 
 from .dates import parse_question
-from .question import asked_speaker, is_date, name_words, question_kind, speaker_pronoun, typed_candidates, untitled
+from .question import (asked_speaker, is_date, name_words, question_kind, role_holders, speaker_pronoun,
+                       typed_candidates, untitled)
 from .text import tokenize
 
 # Openings that continue the previous question.
@@ -166,15 +167,20 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
 
 
 def answer_names(answer, question: str) -> list[str]:
-    """Who or what an answer named that its question did not: its marked span first, then the other new names of
-    its first quoted sentence."""
+    """Who or what an answer named that its question did not: its marked span first (else the quoted names that
+    hold the role asked for), then the other new names of its first quoted sentence."""
     if answer.abstained or not answer.sentences:
         return []
     lead, asked = answer.sentences[0], names(question)
     found: list[str] = []
-    # the span only where it names someone or something: a count, a day or a quotation is no one "he" could be
-    span = names(lead.span_text, first_word=True) if lead.span_text else []
-    for name in map(untitled, (span if span == [lead.span_text] else []) + names(lead.text)):
+    if lead.span_text:
+        # the span only where it names someone or something: a count, a day or a quotation is no one "he" could be
+        first = [lead.span_text] if names(lead.span_text, first_word=True) == [lead.span_text] else []
+    else:
+        # whom the quoted sentences give the role asked for ("Which US president ...?"), before the lead's own
+        # names, of which the first may be a country's ("the presidents of China and the United States since Biden")
+        first = role_holders(question, [s.text for s in answer.sentences])
+    for name in map(untitled, first + names(lead.text)):
         if not _overlaps(name, asked + found):
             found.append(name)
     return found[:_ANSWER_NAMES]

@@ -38,17 +38,24 @@ _PATTERNS = {
                        r"[A-Z][a-z\u2019'-]+(?:\s+[A-Z][a-z\u2019'-]+)*"),
     # "How did X describe Y?" is answered in X's words: a quotation, or "... as candid and constructive"
     "words": re.compile(r"[\u201c\"]([^\u201c\u201d\"]{3,200})[\u201d\"]|\bas\s+((?:very\s+)?[a-z-]+(?:\s+and\s+[a-z-]+)?)\b"),
-    # a capitalised name after "in", "at", ...; not a month or weekday ("in January" says when, not where)
+    # a capitalised name after "in", "at", ...; not a month or weekday ("in January" says when, not where); or the
+    # place a dateline or photo caption gives before its date ("BEIJING, Nov. 24 (Xinhua)", "New York, U.S., January
+    # 8, 2024")
     "place": re.compile(rf"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
-                        rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
+                        rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"
+                        rf"|\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*(?=,\s+[A-Z][\w.]*(?:\s[A-Z][\w.]*)?,\s+{_MONTH}\s+\d)"
+                        rf"|^[A-Z]{{3,}}(?:\s[A-Z]{{3,}})*(?=,\s+{_MONTH}\s+\d)"),
 }
 # the role a "which" question asks a name for ("Which US president ...?", "Which top Chinese diplomat ...?")
 _ROLE = r"(?P<role>person|official|leader|minister|president|diplomat|spokesperson|spokesman|spokeswoman)"
 # roles that tell one name from another; anyone in the news is an "official" or a "leader"
 _TELLING_ROLES = {"minister", "president", "diplomat", "spokesperson", "spokesman", "spokeswoman"}
 _ASKED_ROLE = re.compile(rf"\bwhich (?:[a-z.-]+ ){{0,2}}{_ROLE}\b")
+# "Which countries", "which two leaders": a plural after "which" asks for several; "was", "us", "genus", "this" are
+# no plurals ("Which team was ...", "Which US president ...")
+_PLURAL = r"(?!(?:was|has|does|its|yes|news)\b)[a-z]*[^\Wsui]s"
 _LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]?|areas|issues|steps|topics|points|"
-                        r"measures|what were|which (?:[a-z-]+ )?[a-z]+s)\b", re.IGNORECASE)
+                        rf"measures|what were|which (?:[a-z-]+ )?{_PLURAL})\b", re.IGNORECASE)
 
 
 
@@ -163,6 +170,16 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
             strength = 0.5  # "to Biden", "from Xi": a name after "to" or "from" is as often a person as a place
         out.append((span, strength))
     return out
+
+
+def role_holders(question: str, sentences: list[str]) -> list[str]:
+    """The names the sentences give the telling role a question asks for ("Which US president ...?" -> "President
+    Joe Biden"), in order; none when it asks for no such role."""
+    role = _ASKED_ROLE.search(question.lower())
+    if role is None or role.group("role") not in _TELLING_ROLES:
+        return []
+    return [text[start:end] for text in sentences for (start, end), strength in typed_candidates("name", question, text)
+            if strength == 1.0]
 
 
 def _holds_role(role: str, sentence: str, start: int, end: int) -> bool:

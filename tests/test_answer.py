@@ -23,6 +23,12 @@ def test_question_kinds():
     assert not question_kind("Who took part in the discussions?").is_list  # a noun, not "discussed"
     assert not question_kind("In which city did Xi next meet a US president?").is_list
     assert question_kind("Which Chinese officials did Blinken meet?").is_list
+    assert question_kind("Which two countries signed?").is_list
+    # "was", "us", "genus" end in s but are no plurals: one president, one team, one genus is asked for
+    assert not question_kind("Which US president met Xi Jinping?").is_list
+    assert not question_kind("Which team was the best?").is_list
+    assert not question_kind("In which city was the panel held?").is_list
+    assert not question_kind("Which genus is it?").is_list
     # a preposition before "what year" / "which day" asks for a date all the same
     assert question_kind("In what year did Beijing and Washington establish ties?").answer_type == "date"
     assert question_kind("On which day of the week was the dialogue held?").answer_type == "date"
@@ -71,6 +77,12 @@ def test_where_candidates_are_places_not_months():
     sentence = "The summit took place in January in Geneva, on Monday."
     found = [sentence[s:e] for (s, e), _ in typed_candidates("place", "Where was the summit held?", sentence)]
     assert found == ["Geneva"]
+    # a dateline's or a photo caption's place, before its date
+    caption = "A panel discussion is held under the framework of the Dialogue, New York, U.S., January 8, 2024. /CFP"
+    found = [caption[s:e] for (s, e), _ in typed_candidates("place", "In which city was the panel held?", caption)]
+    assert found == ["New York"]
+    dateline = "BEIJING, Nov. 24 (Xinhua) -- Xi spoke by phone with Trump."
+    assert [dateline[s:e] for (s, e), _ in typed_candidates("place", "Where did Xi speak?", dateline)] == ["BEIJING"]
     # a name after "to" or "from" is as often a person's: a weaker fit
     found = typed_candidates("place", "Where was the letter sent?", "Xi wrote to Biden in Beijing.")
     assert [strength for _, strength in found] == [0.5, 1.0]

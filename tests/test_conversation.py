@@ -148,6 +148,9 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     assert words not in answer_names(marked, said)
     named = "Which Chinese foreign minister did Blinken meet on Sunday?"
     assert answer_names(assistant.ask(named), named)[0] == "Qin Gang"
+    # with no span marked, the quoted name that holds the role asked for, not the lead's first name (China)
+    filoli = "Which US president met Xi Jinping at Filoli Historic House in November 2023?"
+    assert answer_names(assistant.ask(filoli), filoli)[0] == "Joe Biden"
     # A follow-up that asks something new is not answered with the sentence just quoted, which the conversation's
     # names would pull back first; one that asks about the same event may be.
     letter = "What did Xi Jinping's new year's letter say the San Francisco Vision opened up?"
