@@ -103,8 +103,11 @@ def question_kind(question: str) -> QuestionKind:
     else:
         kind = None
     parts = len(re.findall(r"\b(and|also)\b", q)) > 0 and len(re.findall(r"\b(what|who|when|where|how|which)\b", q)) > 1
-    # "How did X describe Y?" is answered by all of X's words on it, as a list is by all its parts
-    return QuestionKind(kind, bool(_LIST_CUES.search(q)) or parts or kind == "words")
+    # A date, a count or a place is one value, whatever the question mentions ("When were the finalists announced?",
+    # "How many points did they score?"); "How did X describe Y?" is answered by all of X's words on it, as a list is
+    # by all its parts.
+    cued = kind not in ("date", "number", "place") and bool(_LIST_CUES.search(q))
+    return QuestionKind(kind, cued or parts or kind == "words")
 
 
 def is_date(text: str) -> bool:

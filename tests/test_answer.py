@@ -29,6 +29,10 @@ def test_question_kinds():
     assert not question_kind("Which team was the best?").is_list
     assert not question_kind("In which city was the panel held?").is_list
     assert not question_kind("Which genus is it?").is_list
+    # a date, a count or a place is one value, whatever else the question names
+    assert not question_kind("When were the two finalists announced?").is_list
+    assert not question_kind("How many points did the Panthers score?").is_list
+    assert question_kind("What did Biden announce after meeting Xi?").is_list
     # a preposition before "what year" / "which day" asks for a date all the same
     assert question_kind("In what year did Beijing and Washington establish ties?").answer_type == "date"
     assert question_kind("On which day of the week was the dialogue held?").answer_type == "date"
