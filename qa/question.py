@@ -58,7 +58,6 @@ _LIST_CUES = re.compile(r"\b(agree[ds]?|discuss(?:ed)?|announce[ds]?|outline[ds]
                         rf"measures|what were|which (?:[a-z-]+ )?{_PLURAL})\b", re.IGNORECASE)
 
 
-
 @dataclass
 class QuestionKind:
     answer_type: str | None  # date | number | name | place | words (a quotation) | None
