@@ -40,10 +40,10 @@ _PATTERNS = {
     "words": re.compile(r"[\u201c\"]([^\u201c\u201d\"]{3,200})[\u201d\"]|\bas\s+((?:very\s+)?[a-z-]+(?:\s+and\s+[a-z-]+)?)\b"),
     # a capitalised name after "in", "at", ...; not a month or weekday ("in January" says when, not where); or the
     # place a dateline or photo caption gives before its date ("BEIJING, Nov. 24 (Xinhua)", "New York, U.S., January
-    # 8, 2024")
+    # 8, 2024"), of at most five words, so that a long run of capitalised words is not tried at every length
     "place": re.compile(rf"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
                         rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"
-                        rf"|\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*(?=,\s+[A-Z][\w.]*(?:\s[A-Z][\w.]*)?,\s+{_MONTH}\s+\d)"
+                        rf"|\b[A-Z][a-z]+(?:\s[A-Z][a-z]+){{0,4}}(?=,\s+[A-Z][\w.]*(?:\s[A-Z][\w.]*)?,\s+{_MONTH}\s+\d)"
                         rf"|^[A-Z]{{3,}}(?:\s[A-Z]{{3,}})*(?=,\s+{_MONTH}\s+\d)"),
 }
 # the role a "which" question asks a name for ("Which US president ...?", "Which top Chinese diplomat ...?")
