@@ -117,3 +117,10 @@ def test_a_near_miss_the_reader_finds_no_answer_to_is_refused(assistant, monkeyp
     assert not fast.abstained  # the evidence alone would have answered
     monkeypatch.setattr(selector, "settings", replace(selector.settings, reader_abstain_evidence=0.0))
     assert not assistant.ask(question).abstained
+
+
+def test_a_which_question_for_one_thing_is_read_not_gathered_as_a_list(assistant):
+    # "which city was" is no plural: the reader reads it, and the caption's place ("..., New York, U.S., January 8,
+    # 2024") is a place, so its sentence is quoted alone with the city marked
+    answer = assistant.ask("In which city was a China-U.S. Track 1.5 Dialogue panel discussion held in January 2024?")
+    assert [s.span_text for s in answer.sentences] == ["New York"]
