@@ -26,6 +26,13 @@ from .types import Hit, Sentence
 _OUTCOME = {"agre", "agreement", "resum", "restart", "restor", "launch", "pledg", "promis", "decid",
             "consensus", "deal"}
 _SYNONYMS = {stem: _OUTCOME - {stem} for stem in _OUTCOME}
+# What a question asks "about" is what it asks, a name included ("What did Xi say about Taiwan ...?"); the scene it
+# closes with ("... during the phone call with Trump", "... at the Busan meeting") is who and where, which the
+# sentence's article may supply, as it may a name. ("What about Biden, ...?" turns to him: no "about" of that kind.)
+_ABOUT = re.compile(r"(?<!\bwhat )(?<!\bhow )\b(?:about|regarding|concerning)\s+"
+                    r"(.+?)(?=\s+(?:during|at|in|on|with|when|after|before|ahead)\b|[?,]|$)", re.IGNORECASE)
+_SCENE = re.compile(r"\b(?:during|at|ahead of|on the sidelines of)\s+(?:the|his|her|their|its|a|an)\s+[^?,]+\??$",
+                    re.IGNORECASE)
 
 
 @dataclass
@@ -168,14 +175,19 @@ class CandidateFinder:
         return frozenset(tokenize(f"{article.title} {body}"))
 
     def _term_weights(self, question: str) -> tuple[dict[str, float], dict[str, float]]:
-        """idf of the question's terms, split into topic terms (names: capitalised words after the first) and focus
-        terms (the rest: what is asked about the topic). A term the collection never uses weighs the most."""
+        """idf of the question's terms, split into topic terms (names: capitalised words after the first, and the
+        words of a closing scene) and focus terms (the rest: what is asked about the topic, and what it asks
+        "about"). A term the collection never uses weighs the most."""
         vocab, idf = self.index.bm25.vocab, self.index.bm25.idf
         unseen = float(np.log((self.index.bm25.n_docs + 0.5) / 0.5))
-        names = set(tokenize(" ".join(re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w.-]*", question.strip()))))
+        question = question.strip()
+        about = set(tokenize(" ".join(m.group(1) for m in _ABOUT.finditer(question))))
+        scene = _SCENE.search(question)
+        names = set(tokenize(" ".join(re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w.-]*", question))))
+        topic = (names | set(tokenize(scene.group(0) if scene else ""))) - about
         weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
-        return ({t: w for t, w in weights.items() if t not in names},
-                {t: w for t, w in weights.items() if t in names})
+        return ({t: w for t, w in weights.items() if t not in topic},
+                {t: w for t, w in weights.items() if t in topic})
 
     def _overlap(self, focus: dict[str, float], topic: dict[str, float], text: str, context: set[str]) -> float:
         """Share of the question's idf mass the sentence holds. Topic terms found elsewhere in the sentence's

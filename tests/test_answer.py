@@ -156,6 +156,14 @@ def test_a_question_for_someones_words_leads_with_theirs(assistant):
     assert "big part of the victory" in answer.sentences[0].text
 
 
+def test_what_a_question_asks_about_outweighs_the_scene_it_sets(assistant):
+    # "during the phone call with Trump" is the scene, which the Xinhua report supplies; "about Taiwan" is what is
+    # asked. The fast score led with the sentence that only sets the scene ("Xi made the remarks while speaking with
+    # ... on the phone"). (The span reader still moves that one up: it reads "Donald Trump" as an answer.)
+    answer = assistant.ask("What did Xi say about Taiwan during the phone call with Trump?", fast=True)
+    assert "Taiwan's return to China" in answer.sentences[0].text
+
+
 def test_a_which_president_question_leads_with_the_president_named(assistant):
     # The Xinhua report is dated November 25 and its dateline November 24: the sentence naming Trump, which states no
     # day of its own, is of the report's day or the one before; "U.S. President Donald Trump" fits "which US president"
