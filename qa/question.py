@@ -24,6 +24,10 @@ _NOT_NAMES = r"(?:The|A|An|In|On|At|By|For|From|To|Of|And|But|Or|He|She|It|They|
              r"Although|Though|Meanwhile|Also|Still|Yet|So|Thus|Now|Here|Both|Each|All|Some|Many|Most|Such|" \
              r"According|Earlier|Later|Today|Instead|Indeed|Despite|With|Without|Under|Over|Among|What|Who|Why|How|" \
              r"Where|Which|Our|My|Your|You|Us|Me|Him|Them|Not|Only|Even|Just|Last|Next|First|Further|Furthermore)"
+# The place a dateline or photo caption gives before its date ("BEIJING, Nov. 24 (Xinhua)", "New York, U.S., January
+# 8, 2024"), of at most five words, so that a long run of capitalised words is not tried at every length
+_DATELINE_PLACE = (rf"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+){{0,4}}(?=,\s+[A-Z][\w.]*(?:\s[A-Z][\w.]*)?,\s+{_MONTH}\s+\d)"
+                   rf"|^[A-Z]{{3,}}(?:\s[A-Z]{{3,}})*(?=,\s+{_MONTH}\s+\d)")
 _PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
@@ -39,12 +43,10 @@ _PATTERNS = {
     # "How did X describe Y?" is answered in X's words: a quotation, or "... as candid and constructive"
     "words": re.compile(r"[\u201c\"]([^\u201c\u201d\"]{3,200})[\u201d\"]|\bas\s+((?:very\s+)?[a-z-]+(?:\s+and\s+[a-z-]+)?)\b"),
     # a capitalised name after "in", "at", ...; not a month or weekday ("in January" says when, not where); or the
-    # place a dateline or photo caption gives before its date ("BEIJING, Nov. 24 (Xinhua)", "New York, U.S., January
-    # 8, 2024"), of at most five words, so that a long run of capitalised words is not tried at every length
+    # place a dateline or photo caption gives before its date (_DATELINE_PLACE)
     "place": re.compile(rf"(?:(?<=\bin )|(?<=\bat )|(?<=\bto )|(?<=\bnear )|(?<=\bfrom ))"
                         rf"(?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"
-                        rf"|\b[A-Z][a-z]+(?:\s[A-Z][a-z]+){{0,4}}(?=,\s+[A-Z][\w.]*(?:\s[A-Z][\w.]*)?,\s+{_MONTH}\s+\d)"
-                        rf"|^[A-Z]{{3,}}(?:\s[A-Z]{{3,}})*(?=,\s+{_MONTH}\s+\d)"),
+                        rf"|{_DATELINE_PLACE}"),
 }
 # the role a "which" question asks a name for ("Which US president ...?", "Which top Chinese diplomat ...?")
 _ROLE = r"(?P<role>person|official|leader|minister|president|diplomat|spokesperson|spokesman|spokeswoman)"
@@ -136,11 +138,15 @@ def typed_candidates(kind: str, question: str, sentence: str) -> list[tuple[tupl
     unit = _DATE_UNIT.search(q) if kind == "date" else None
     role = _ASKED_ROLE.search(q) if kind == "name" else None
     fits = _UNIT_FITS[unit.group(1).rstrip("s")] if unit else None
+    # a dateline's or caption's place is where, never who ("New York, U.S., January 8, 2024")
+    places = [p.span() for p in re.finditer(_DATELINE_PLACE, sentence)] if kind == "name" else []
     out = []
     for m in _PATTERNS[kind].finditer(sentence):
         words = re.findall(r"\w+", m.group(0).lower())
         if not words or set(words) - _TITLES <= q_words:
             continue  # only the question's own words ("Mr Blinken" for "Who did Blinken meet?")
+        if any(start < m.end() and m.start() < end for start, end in places):
+            continue
         strength, span = 1.0, m.span()
         if kind == "number":
             following = sentence[m.end():m.end() + 30].lower()

@@ -96,6 +96,16 @@ def test_who_candidates_are_never_days_months_or_function_words():
     sentence = "On Sunday, Secretary Blinken met Qin Gang in January; However, The talks went on."
     found = [sentence[s:e] for (s, e), _ in typed_candidates("name", "Who met Blinken?", sentence)]
     assert found == ["Qin Gang"]  # "Secretary Blinken" is the question's own name with a title
+    # a caption's place is where, not who
+    caption = "Wang Yi speaks at the Dialogue, New York, U.S., January 8, 2024. /CFP"
+    assert [caption[s:e] for (s, e), _ in typed_candidates("name", "Who spoke at the Dialogue?", caption)] == ["Wang Yi"]
+
+
+def test_a_who_question_is_not_answered_by_a_captions_place(assistant):
+    # The span reader read "New York" in the photo caption as who co-hosted the dialogue, surer of it than of "the
+    # International Department ..." in the sentence that says so, and the caption led.
+    answer = assistant.ask("Who co-hosted the China-U.S. Track 1.5 Dialogue?")
+    assert "co-hosted by the International Department" in answer.sentences[0].text
 
 
 def test_how_many_candidates_are_the_counts_without_the_counted_noun():
