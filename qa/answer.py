@@ -9,7 +9,8 @@ that leads, else rules over the question's type do (``--fast``). A factoid answe
 that sentence alone; otherwise a sentence in which the reader finds no likely answer is not quoted after the lead.
 Abstention is decided by the hand threshold on the sentence evidence and, with the reader, also when the evidence is
 middling and the reader finds no possible answer in any sentence it read; unless ``SelectorSettings.abstention`` is
-"calibrated" (the combiner's probability and threshold).
+"calibrated" (the combiner's probability and threshold). Whatever the scores, it refuses, with a note, when the
+collection never uses the words of what the question asks "about".
 """
 from __future__ import annotations
 
@@ -51,7 +52,10 @@ class AnswerSelector:
         else:
             scores = combiner.probability(cands)
             ratio = combiner.list_keep_share if kind.is_list else combiner.keep_share
-        if combiner is not None and cfg.abstention == "calibrated":
+        if cands.unmentioned is not None:  # the collection never speaks of what is asked about
+            confidence, abstain = 0.0, True
+            cands.notes = cands.notes + [f"The collection never mentions \u201c{cands.unmentioned}\u201d."]
+        elif combiner is not None and cfg.abstention == "calibrated":
             confidence = float(scores.max())
             abstain = confidence < combiner.abstain_below
         else:  # the hand threshold on the sentence evidence (see SelectorSettings.abstention for why)

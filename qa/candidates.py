@@ -46,6 +46,7 @@ class Candidates:
     fast: np.ndarray  # hand-weighted score
     evidence: np.ndarray  # the part of ``fast`` that says how well the sentence itself answers
     focus: dict[str, float] = field(default_factory=dict)  # idf of what is asked about the topic
+    unmentioned: str | None = None  # what the question asks "about", when the collection never uses its words
     order: str | None = None  # 'latest' or 'earliest' when the question asks for the newest or oldest
     notes: list[str] = field(default_factory=list)  # how the question's time words were read, for the user
     understood: str | None = None  # a follow-up as it was made to stand alone (None: it stood alone)
@@ -116,7 +117,8 @@ class CandidateFinder:
         fast = evidence + cfg.w_retrieval * retrieval + cfg.w_type * typed
         features = {"dense": dense.astype(np.float64), "lexical": lexical, "retrieval": retrieval, "typed": typed,
                     "position": position, "length": length}
-        return Candidates(question, kind, sentences, rows, vectors, features, fast, evidence, focus)
+        return Candidates(question, kind, sentences, rows, vectors, features, fast, evidence, focus,
+                          self._unmentioned(question))
 
     def _sentences(self, hits: list[Hit], expand: bool, dates: DateRange | None):
         """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it and
@@ -188,6 +190,16 @@ class CandidateFinder:
         weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
         return ({t: w for t, w in weights.items() if t not in topic},
                 {t: w for t, w in weights.items() if t in topic})
+
+    def _unmentioned(self, question: str) -> str | None:
+        """What the question asks "about" ("... about AI?"), when the collection uses none of its words: no
+        sentence can answer it, however close the rest of the question comes to one."""
+        vocab = self.index.bm25.vocab
+        for m in _ABOUT.finditer(question.strip()):
+            words = tokenize(m.group(1))
+            if words and not any(t in vocab for t in words):
+                return m.group(1)
+        return None
 
     def _overlap(self, focus: dict[str, float], topic: dict[str, float], text: str, context: set[str]) -> float:
         """Share of the question's idf mass the sentence holds. Topic terms found elsewhere in the sentence's

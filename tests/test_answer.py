@@ -207,6 +207,16 @@ def test_abstains_on_unrelated_questions(assistant, question):
     assert answer.sentences and answer.citations  # the closest passages are still shown
 
 
+def test_refuses_when_the_collection_never_mentions_what_is_asked_about(assistant):
+    # the agreements of San Francisco come close to the rest of the question; none is about AI
+    answer = assistant.ask("Did Biden and Xi agree on anything about AI?")
+    assert answer.abstained and answer.confidence == 0.0
+    assert "The collection never mentions \u201cAI\u201d." in answer.notes
+    assert answer.sentences  # the closest passages are still shown
+    # what is asked about is in the collection: answered
+    assert not assistant.ask("What did Xi say about Taiwan?").abstained
+
+
 def test_quotes_are_exact_and_cited(assistant):
     answer = assistant.ask("What did Wang Yi tell Blinken?")
     store = assistant.index.store
