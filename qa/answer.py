@@ -52,9 +52,8 @@ class AnswerSelector:
         else:
             scores = combiner.probability(cands)
             ratio = combiner.list_keep_share if kind.is_list else combiner.keep_share
-        if cands.unmentioned is not None:  # the collection never speaks of what is asked about
+        if cands.unmentioned is not None:  # the collection never speaks of what is asked about (a note says so)
             confidence, abstain = 0.0, True
-            cands.notes = cands.notes + [f"The collection never mentions \u201c{cands.unmentioned}\u201d."]
         elif combiner is not None and cfg.abstention == "calibrated":
             confidence = float(scores.max())
             abstain = confidence < combiner.abstain_below
@@ -188,8 +187,10 @@ class AnswerSelector:
         citations = [citation(store, n, article_id, [(q.start, q.end) for q in quoted if q.article_id == article_id])
                      for article_id, n in article_order.items()]
         text = NO_ANSWER if abstained else " ".join(f"{q.text} [{q.citation}]" for q in quoted)
+        notes = cands.notes + ([f"The collection never mentions \u201c{cands.unmentioned}\u201d."]
+                               if cands.unmentioned is not None else [])
         return Answer(question, text, abstained, round(confidence, 4), quoted, citations, hits=hits,
-                      notes=cands.notes, understood=cands.understood)
+                      notes=notes, understood=cands.understood)
 
 def citation(store: Store, n: int, article_id: str, quoted: list[tuple[int, int]]) -> Citation:
     """Source ``n``: the quoted sentences (their offsets) with one neighbour on each side, as one passage."""

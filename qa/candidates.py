@@ -108,7 +108,8 @@ class CandidateFinder:
         sentences, rows, retrieval, position, context = self._sentences(hits, kind.is_list, dates)
         vectors = self.index.sentence_vectors(rows)
         dense = vectors @ query_vector.astype(np.float32)
-        focus, topic = self._term_weights(question)
+        about = [m.group(1) for m in _ABOUT.finditer(question.strip())]  # what the question asks "about"
+        focus, topic = self._term_weights(question, about)
         lexical = np.array([self._overlap(focus, topic, s.text, context[s.article_id]) for s in sentences])
         speaker = asked_speaker(question)
         typed = np.array([self._has_type(kind, question, s.text, speaker) for s in sentences])
@@ -118,7 +119,7 @@ class CandidateFinder:
         features = {"dense": dense.astype(np.float64), "lexical": lexical, "retrieval": retrieval, "typed": typed,
                     "position": position, "length": length}
         return Candidates(question, kind, sentences, rows, vectors, features, fast, evidence, focus,
-                          self._unmentioned(question))
+                          self._unmentioned(about))
 
     def _sentences(self, hits: list[Hit], expand: bool, dates: DateRange | None):
         """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it and
@@ -176,30 +177,26 @@ class CandidateFinder:
         body = " ".join(article.text[s:e] for s, e in ranges[:self.settings.context_sentences])
         return frozenset(tokenize(f"{article.title} {body}"))
 
-    def _term_weights(self, question: str) -> tuple[dict[str, float], dict[str, float]]:
+    def _term_weights(self, question: str, about: list[str]) -> tuple[dict[str, float], dict[str, float]]:
         """idf of the question's terms, split into topic terms (names: capitalised words after the first, and the
-        words of a closing scene) and focus terms (the rest: what is asked about the topic, and what it asks
-        "about"). A term the collection never uses weighs the most."""
+        words of a closing scene) and focus terms (the rest: what is asked about the topic, and the phrases it asks
+        ``about``). A term the collection never uses weighs the most."""
         vocab, idf = self.index.bm25.vocab, self.index.bm25.idf
         unseen = float(np.log((self.index.bm25.n_docs + 0.5) / 0.5))
         question = question.strip()
-        about = set(tokenize(" ".join(m.group(1) for m in _ABOUT.finditer(question))))
         scene = _SCENE.search(question)
         names = set(tokenize(" ".join(re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w.-]*", question))))
-        topic = (names | set(tokenize(scene.group(0) if scene else ""))) - about
+        topic = (names | set(tokenize(scene.group(0) if scene else ""))) - set(tokenize(" ".join(about)))
         weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
         return ({t: w for t, w in weights.items() if t not in topic},
                 {t: w for t, w in weights.items() if t in topic})
 
-    def _unmentioned(self, question: str) -> str | None:
-        """What the question asks "about" ("... about AI?"), when the collection uses none of its words: no
-        sentence can answer it, however close the rest of the question comes to one."""
+    def _unmentioned(self, about: list[str]) -> str | None:
+        """The phrase a question asks ``about`` ("... about AI?") of which the collection uses no word: no sentence
+        can answer it, however close the rest of the question comes to one."""
         vocab = self.index.bm25.vocab
-        for m in _ABOUT.finditer(question.strip()):
-            words = tokenize(m.group(1))
-            if words and not any(t in vocab for t in words):
-                return m.group(1)
-        return None
+        return next((phrase for phrase in about
+                     if (words := tokenize(phrase)) and not any(t in vocab for t in words)), None)
 
     def _overlap(self, focus: dict[str, float], topic: dict[str, float], text: str, context: set[str]) -> float:
         """Share of the question's idf mass the sentence holds. Topic terms found elsewhere in the sentence's
