@@ -29,7 +29,9 @@ _SYNONYMS = {stem: _OUTCOME - {stem} for stem in _OUTCOME}
 # What a question asks "about" is what it asks, a name included ("What did Xi say about Taiwan ...?"); the scene it
 # closes with ("... during the phone call with Trump", "... at the Busan meeting") is who and where, which the
 # sentence's article may supply, as it may a name. ("What about Biden, ...?" turns to him: no "about" of that kind.)
+# ("What did Luther speak out about in Saxony?" names no subject: "in Saxony" is the scene.)
 _ABOUT = re.compile(r"(?<!\bwhat )(?<!\bhow )\b(?:about|regarding|concerning)\s+"
+                    r"(?!(?:during|at|in|on|with|when|after|before|ahead)\b)"
                     r"(.+?)(?=\s+(?:during|at|in|on|with|when|after|before|ahead)\b|[?,]|$)", re.IGNORECASE)
 _SCENE = re.compile(r"\b(?:during|at|ahead of|on the sidelines of)\s+(?:the|his|her|their|its|a|an)\s+[^?,]+\??$",
                     re.IGNORECASE)

@@ -215,6 +215,8 @@ def test_refuses_when_the_collection_never_mentions_what_is_asked_about(assistan
     assert answer.sentences  # the closest passages are still shown
     # what is asked about is in the collection: answered
     assert not assistant.ask("What did Xi say about Taiwan?").abstained
+    # "in Paris" is where they talked, not what about: no subject to look up
+    assert not any("Paris" in note for note in assistant.ask("What did they talk about in Paris?").notes)
 
 
 def test_quotes_are_exact_and_cited(assistant):
