@@ -33,6 +33,10 @@ _SYNONYMS = {stem: _OUTCOME - {stem} for stem in _OUTCOME}
 _ABOUT = re.compile(r"(?<!\bwhat )(?<!\bhow )\b(?:about|regarding|concerning)\s+"
                     r"(?!(?:during|at|in|on|with|when|after|before|ahead)\b)"
                     r"(.+?)(?=\s+(?:during|at|in|on|with|when|after|before|ahead)\b|[?,]|$)", re.IGNORECASE)
+# "In what year ...?", "On which day ...?": the unit names the kind of answer, which a sentence gives as "1979" or
+# "Monday"; a sentence that holds the word itself ("a day of meetings") is no closer to it.
+_ASKED_UNIT = re.compile(r"\b(?:what|which)\s+(day of the week|years?|dates?|days?|months?|decades?|century)\b",
+                         re.IGNORECASE)
 _SCENE = re.compile(r"\b(?:during|at|ahead of|on the sidelines of)\s+(?:the|his|her|their|its|a|an)\s+[^?,]+\??$",
                     re.IGNORECASE)
 
@@ -182,14 +186,16 @@ class CandidateFinder:
     def _term_weights(self, question: str, about: list[str]) -> tuple[dict[str, float], dict[str, float]]:
         """idf of the question's terms, split into topic terms (names: capitalised words after the first, and the
         words of a closing scene) and focus terms (the rest: what is asked about the topic, and the phrases it asks
-        ``about``). A term the collection never uses weighs the most."""
+        ``about``); the unit of a date asked for is neither. A term the collection never uses weighs the most."""
         vocab, idf = self.index.bm25.vocab, self.index.bm25.idf
         unseen = float(np.log((self.index.bm25.n_docs + 0.5) / 0.5))
         question = question.strip()
         scene = _SCENE.search(question)
         names = set(tokenize(" ".join(re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w.-]*", question))))
         topic = (names | set(tokenize(scene.group(0) if scene else ""))) - set(tokenize(" ".join(about)))
-        weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in set(tokenize(question))}
+        unit = _ASKED_UNIT.search(question)
+        asked = set(tokenize(question)) - set(tokenize(unit.group(1) if unit else ""))
+        weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in asked}
         return ({t: w for t, w in weights.items() if t not in topic},
                 {t: w for t, w in weights.items() if t in topic})
 

@@ -1,4 +1,5 @@
 """The extractive selector on the bundled collection: quotes, citations, spans and abstention."""
+import numpy as np
 import pytest
 
 from qa.answer import NO_ANSWER
@@ -172,6 +173,18 @@ def test_what_a_question_asks_about_outweighs_the_scene_it_sets(assistant):
     # ... on the phone"). (The span reader still moves that one up: it reads "Donald Trump" as an answer.)
     answer = assistant.ask("What did Xi say about Taiwan during the phone call with Trump?", fast=True)
     assert "Taiwan's return to China" in answer.sentences[0].text
+
+
+def test_the_unit_a_date_question_asks_for_is_not_a_word_to_find(assistant):
+    # "On what day ...?" is answered by "on Monday"; "a day of meetings" holds the word and no day. Before, the word
+    # counted as what is asked, and that sentence outranked the dateline's "said on Monday".
+    question = "On what day did Xi and Trump speak by phone?"
+    pipeline = assistant.pipeline
+    _, cands = pipeline.candidates(question, pipeline.retriever.encoder.encode_query(question), k=5, rerank=False)
+    ranked = [cands.sentences[i].text for i in np.argsort(-cands.fast, kind="stable")]
+    said_on_monday = next(r for r, text in enumerate(ranked) if "said on Monday" in text)
+    day_of_meetings = next(r for r, text in enumerate(ranked) if "a day of meetings" in text)
+    assert said_on_monday < day_of_meetings
 
 
 def test_a_which_president_question_leads_with_the_president_named(assistant):
