@@ -9,7 +9,8 @@ from .answer import AnswerSelector
 from .candidates import CandidateFinder
 from .config import MAX_K, TIMELINE_K, Settings
 from .embed import Encoder
-from .build import BuildReport, build_index
+from .build import build_index
+from .commit import BuildReport
 from .index import Index
 from .pipeline import QueryPipeline
 from .reader import ReaderError, SpanReader

@@ -9,43 +9,18 @@ import logging
 import shutil
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .config import Settings
 from .embed import Encoder
-from .commit import BuildRun
+from .commit import BuildReport, BuildRun
 from .index import (DAMAGED_SUFFIX, IndexDamaged, IndexMismatch, IndexWriteError, check_manifest, current_build, load_manifest, verify_files)
 from .ingest import Skipped, display_path, scan_corpus
 from .merge import merge_segments
 from .write import write_segments
 
 log = logging.getLogger(__name__)
-
-@dataclass
-class BuildReport:
-    corpus: str
-    index: str = ""
-    articles: int = 0
-    chunks: int = 0
-    sentences: int = 0
-    embedded_texts: int = 0
-    reused_files: int = 0
-    removed_files: int = 0
-    removed_articles: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    up_to_date: bool = False
-    seconds: float = 0.0
-    encode_seconds: float = 0.0
-    dim: int = 0
-    dense_index: dict = field(default_factory=dict)
-    segments: int = 0  # in the index after the build
-    damaged_build: str | None = None  # where the damaged build this one replaced was moved aside
-
-    def to_json(self) -> dict:
-        """One JSON-ready object; skips are ``{"path", "reason"}``."""
-        return asdict(self)
 
 
 class _Lock:

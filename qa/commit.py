@@ -11,16 +11,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from .config import Settings
 from .embed import Encoder
 from .index import IndexShrink, _compat, file_records
 from .ingest import Skipped, display_path
 from .segment import SegmentInfo
-
-if TYPE_CHECKING:
-    from .build import BuildReport
 
 SHRINK_LIMIT = 0.5  # the largest share of the index's articles a build may remove without allow_shrink
 
@@ -131,6 +128,31 @@ def _link_tree(source: Path, target: Path) -> None:
             os.link(path, target / path.name)
         except OSError:
             shutil.copy2(path, target / path.name)
+
+
+@dataclass
+class BuildReport:
+    corpus: str
+    index: str = ""
+    articles: int = 0
+    chunks: int = 0
+    sentences: int = 0
+    embedded_texts: int = 0
+    reused_files: int = 0
+    removed_files: int = 0
+    removed_articles: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    up_to_date: bool = False
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+    dim: int = 0
+    dense_index: dict = field(default_factory=dict)
+    segments: int = 0  # in the index after the build
+    damaged_build: str | None = None  # where the damaged build this one replaced was moved aside
+
+    def to_json(self) -> dict:
+        """One JSON-ready object; skips are ``{"path", "reason"}``."""
+        return asdict(self)
 
 
 class BuildRun:

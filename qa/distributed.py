@@ -39,8 +39,7 @@ class SegmentBuilder:
         self.encoder = Encoder.from_settings(settings)
 
     def __call__(self, batch: dict) -> dict:
-        from .build import BuildReport
-        from .commit import new_name
+        from .commit import BuildReport, new_name
         from .write import write_segments
 
         out = []

@@ -18,7 +18,7 @@ from .segment import SegmentInfo, SegmentWriter
 from .text import tokenize
 
 if TYPE_CHECKING:
-    from .build import BuildReport
+    from .commit import BuildReport
 
 log = logging.getLogger("qa.build")
 
