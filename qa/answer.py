@@ -125,7 +125,9 @@ class AnswerSelector:
     def _reread(self, reader: SpanReader, cands: Candidates, scores: np.ndarray, order: np.ndarray,
                 combined: bool) -> tuple[np.ndarray, dict[int, ReadSpan | None]]:
         """The span reader reads the best few sentences, and the surer it is that one holds the answer (its margin
-        over "no answer", floored), the further up that one moves: the order of the candidates, and what it read."""
+        over "no answer", floored), the further up that one moves: the order of the candidates, and what it read. A
+        sentence without a word of what the question asks "about" is not moved: the reader finds answers to "What did
+        Xi say about Taiwan during the call with Trump?" in the sentence that only sets the scene ("Donald Trump")."""
         cfg = self.settings
         top = [int(i) for i in order[:cfg.reader_reads]]
         # One sentence at a time: int8 activations are scaled per batch, so a sentence read beside others scores
@@ -135,7 +137,7 @@ class AnswerSelector:
         key = np.log(np.clip(scores, 1e-6, None) / np.clip(1 - scores, 1e-6, None)) if combined else scores.copy()
         weight = cfg.reader_weight_combined if combined else cfg.reader_weight
         for i, read in reads.items():
-            if read is not None:
+            if read is not None and cands.holds_about(i):
                 key[i] += weight * (max(read.margin, cfg.reader_floor) - cfg.reader_floor)
         return np.argsort(-key, kind="stable"), reads
 

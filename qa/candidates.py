@@ -53,6 +53,7 @@ class Candidates:
     evidence: np.ndarray  # the part of ``fast`` that says how well the sentence itself answers
     focus: dict[str, float] = field(default_factory=dict)  # idf of what is asked about the topic
     unmentioned: str | None = None  # what the question asks "about", when the collection never uses its words
+    about: frozenset[str] = frozenset()  # the words of what the question asks "about"
     order: str | None = None  # 'latest' or 'earliest' when the question asks for the newest or oldest
     notes: list[str] = field(default_factory=list)  # how the question's time words were read, for the user
     understood: str | None = None  # a follow-up as it was made to stand alone (None: it stood alone)
@@ -94,6 +95,10 @@ class Candidates:
                 return
         self.drop({lead}, floor)
 
+    def holds_about(self, i: int) -> bool:
+        """Whether the sentence holds a word of what the question asks "about" (True when it asks about nothing)."""
+        return not self.about or bool(self.about & set(tokenize(self.sentences[i].text)))
+
     def holds_focus(self, i: int) -> bool:
         present = set(tokenize(self.sentences[i].text))
         return any(t in present or _SYNONYMS.get(t, set()) & present for t in self.focus)
@@ -125,7 +130,7 @@ class CandidateFinder:
         features = {"dense": dense.astype(np.float64), "lexical": lexical, "retrieval": retrieval, "typed": typed,
                     "position": position, "length": length}
         return Candidates(question, kind, sentences, rows, vectors, features, fast, evidence, focus,
-                          self._unmentioned(about))
+                          self._unmentioned(about), about=frozenset(tokenize(" ".join(about))))
 
     def _sentences(self, hits: list[Hit], expand: bool, dates: DateRange | None):
         """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it and

@@ -167,11 +167,12 @@ def test_a_question_for_someones_words_leads_with_theirs(assistant):
     assert "big part of the victory" in answer.sentences[0].text
 
 
-def test_what_a_question_asks_about_outweighs_the_scene_it_sets(assistant):
+@pytest.mark.parametrize("fast", [True, False])
+def test_what_a_question_asks_about_outweighs_the_scene_it_sets(assistant, fast):
     # "during the phone call with Trump" is the scene, which the Xinhua report supplies; "about Taiwan" is what is
     # asked. The fast score led with the sentence that only sets the scene ("Xi made the remarks while speaking with
-    # ... on the phone"). (The span reader still moves that one up: it reads "Donald Trump" as an answer.)
-    answer = assistant.ask("What did Xi say about Taiwan during the phone call with Trump?", fast=True)
+    # ... on the phone"), and the span reader, reading "Donald Trump" in it as an answer, moved it up again.
+    answer = assistant.ask("What did Xi say about Taiwan during the phone call with Trump?", fast=fast)
     assert "Taiwan's return to China" in answer.sentences[0].text
 
 
