@@ -116,9 +116,11 @@ def leans_on_previous(question: str) -> bool:
     return len(words) <= _SHORT and (bool(_WEAK_PRONOUNS & set(words)) or not names(question))
 
 
-def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
+def understand(question: str, history: list[Turn], encode=None, mentioned=None) -> FollowUp:
     """``question`` made to stand alone from the last turn of ``history`` (itself already understood). ``encode``
-    (text -> unit vector) picks which name a new one replaces; without it, the first."""
+    (text -> unit vector) picks which name a new one replaces; without it, the first. ``mentioned`` (name -> bool),
+    when given, says whether the collection mentions a name: one it never mentions is not carried (after "... about
+    AI?", which the collection never mentions, "What did they talk about in Paris?" is of Biden and Xi, not AI)."""
     question = " ".join(question.split())
     if not history or not leans_on_previous(question):
         return FollowUp(question, question, False)
@@ -153,6 +155,8 @@ def understand(question: str, history: list[Turn], encode=None) -> FollowUp:
     # would be this November) and scope the follow-up to the wrong time, or pull back the sentence already quoted.
     carried = [n for n in previous.answer_names if not is_date(n)] + names(before)
     for name in carried:
+        if mentioned is not None and not is_date(name) and not mentioned(name):
+            continue  # (a date is kept: it scopes the time, whether or not an article spells it out)
         if not _overlaps(name, own_names + speaker + context + times):
             context.append(name)
     context += times

@@ -108,6 +108,19 @@ def test_carried_names_are_matched_word_for_word():
     assert "Antony Blinken's" not in understand("What did Antony Blinken say then?", [answered]).understood
 
 
+def test_a_name_the_collection_never_mentions_is_not_carried(assistant):
+    # the refused question's "AI" would only pull the follow-up's words away from what the collection holds
+    answer = assistant.ask("What did they talk about in Paris?",
+                           history=["Did Biden and Xi agree on anything about AI?"])
+    assert answer.understood == "What did they talk about in Paris? (Biden, Xi)"
+    asked = Turn("Did Biden and Xi agree on AI?", "Did Biden and Xi agree on AI?")
+    assert "AI" in understand("What did they talk about in Paris?", [asked]).understood  # (nothing to ask)
+    # a date is kept, spelled out in an article or not: it scopes the time
+    met = Turn("Where did they meet?", "Where did they meet? (Qin Gang, Blinken, June 2023)")
+    follow = understand("How long did their talks go on?", [met], mentioned=lambda name: name != "June 2023")
+    assert follow.understood == "How long did their talks go on? (Qin Gang, Blinken, June 2023)"
+
+
 def test_what_a_follow_up_newly_asks(encoder):
     met = Turn("Who did Blinken meet on Sunday?", "Who did Blinken meet on Sunday?", answer_names=["Qin Gang"],
                lead_date="2023-06-18")
