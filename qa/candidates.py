@@ -17,7 +17,7 @@ import numpy as np
 from .config import SelectorSettings
 from .index import Index
 from .meta import possible_days
-from .question import QuestionKind, asked_speaker, question_kind, speaker_fit, typed_candidates
+from .question import QuestionKind, asked_speaker, asked_unit, question_kind, speaker_fit, typed_candidates
 from .retrieve import DateRange
 from .text import tokenize
 from .types import Hit, Sentence
@@ -33,10 +33,6 @@ _SYNONYMS = {stem: _OUTCOME - {stem} for stem in _OUTCOME}
 _ABOUT = re.compile(r"(?<!\bwhat )(?<!\bhow )\b(?:about|regarding|concerning)\s+"
                     r"(?!(?:during|at|in|on|with|when|after|before|ahead)\b)"
                     r"(.+?)(?=\s+(?:during|at|in|on|with|when|after|before|ahead)\b|[?,]|$)", re.IGNORECASE)
-# "In what year ...?", "On which day ...?": the unit names the kind of answer, which a sentence gives as "1979" or
-# "Monday"; a sentence that holds the word itself ("a day of meetings") is no closer to it.
-_ASKED_UNIT = re.compile(r"\b(?:what|which)\s+(day of the week|years?|dates?|days?|months?|decades?|century)\b",
-                         re.IGNORECASE)
 _SCENE = re.compile(r"\b(?:during|at|ahead of|on the sidelines of)\s+(?:the|his|her|their|its|a|an)\s+[^?,]+\??$",
                     re.IGNORECASE)
 
@@ -120,7 +116,8 @@ class CandidateFinder:
         vectors = self.index.sentence_vectors(rows)
         dense = vectors @ query_vector.astype(np.float32)
         about = [m.group(1) for m in _ABOUT.finditer(question.strip())]  # what the question asks "about"
-        focus, topic = self._term_weights(question, about)
+        about_words = frozenset(tokenize(" ".join(about)))
+        focus, topic = self._term_weights(question, about_words)
         lexical = np.array([self._overlap(focus, topic, s.text, context[s.article_id]) for s in sentences])
         speaker = asked_speaker(question)
         typed = np.array([self._has_type(kind, question, s.text, speaker) for s in sentences])
@@ -130,7 +127,7 @@ class CandidateFinder:
         features = {"dense": dense.astype(np.float64), "lexical": lexical, "retrieval": retrieval, "typed": typed,
                     "position": position, "length": length}
         return Candidates(question, kind, sentences, rows, vectors, features, fast, evidence, focus,
-                          self._unmentioned(about), about=frozenset(tokenize(" ".join(about))))
+                          next((phrase for phrase in about if not self.mentions(phrase)), None), about=about_words)
 
     def _sentences(self, hits: list[Hit], expand: bool, dates: DateRange | None):
         """The distinct sentences of the hits, each with the best relative retrieval score of a chunk holding it and
@@ -188,28 +185,27 @@ class CandidateFinder:
         body = " ".join(article.text[s:e] for s, e in ranges[:self.settings.context_sentences])
         return frozenset(tokenize(f"{article.title} {body}"))
 
-    def _term_weights(self, question: str, about: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    def _term_weights(self, question: str, about: frozenset[str]) -> tuple[dict[str, float], dict[str, float]]:
         """idf of the question's terms, split into topic terms (names: capitalised words after the first, and the
-        words of a closing scene) and focus terms (the rest: what is asked about the topic, and the phrases it asks
-        ``about``); the unit of a date asked for is neither. A term the collection never uses weighs the most."""
+        words of a closing scene) and focus terms (the rest: what is asked about the topic, and the words of what it
+        asks ``about``); the unit of a date asked for is neither. A term the collection never uses weighs the most."""
         vocab, idf = self.index.bm25.vocab, self.index.bm25.idf
         unseen = float(np.log((self.index.bm25.n_docs + 0.5) / 0.5))
         question = question.strip()
         scene = _SCENE.search(question)
         names = set(tokenize(" ".join(re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w.-]*", question))))
-        topic = (names | set(tokenize(scene.group(0) if scene else ""))) - set(tokenize(" ".join(about)))
-        unit = _ASKED_UNIT.search(question)
-        asked = set(tokenize(question)) - set(tokenize(unit.group(1) if unit else ""))
+        topic = (names | set(tokenize(scene.group(0) if scene else ""))) - about
+        asked = set(tokenize(question)) - set(tokenize(asked_unit(question)))  # ("a day of meetings" is no closer)
         weights = {t: float(idf[vocab[t]]) if t in vocab else unseen for t in asked}
         return ({t: w for t, w in weights.items() if t not in topic},
                 {t: w for t, w in weights.items() if t in topic})
 
-    def _unmentioned(self, about: list[str]) -> str | None:
-        """The phrase a question asks ``about`` ("... about AI?") of which the collection uses no word: no sentence
-        can answer it, however close the rest of the question comes to one."""
-        vocab = self.index.bm25.vocab
-        return next((phrase for phrase in about
-                     if (words := tokenize(phrase)) and not any(t in vocab for t in words)), None)
+    def mentions(self, phrase: str) -> bool:
+        """Whether any article uses a word of ``phrase`` (one of no indexed word, as "U.S.", is not judged). What a
+        question asks "about" that it does not mention ("... about AI?") no sentence can answer, however close the
+        rest of the question comes to one; a name it does not mention is not carried into a follow-up."""
+        vocab, words = self.index.bm25.vocab, tokenize(phrase)
+        return not words or any(t in vocab for t in words)
 
     def _overlap(self, focus: dict[str, float], topic: dict[str, float], text: str, context: set[str]) -> float:
         """Share of the question's idf mass the sentence holds. Topic terms found elsewhere in the sentence's

@@ -16,7 +16,6 @@ from .reader import SpanReader
 from .rerank import Reranker
 from .retrieve import DateRange, Retriever
 from .temporal import TimeScoper, undated_note
-from .text import tokenize
 from .types import Answer, Hit
 
 
@@ -46,7 +45,7 @@ class QueryPipeline:
             encode = self.retriever.encoder.encode_query
             turns = self._conversation(history, read_history, k=k, mode=mode, fusion=fusion, dates=dates,
                                        today=today)
-            follow = understand(question, turns, encode, self._mentioned)
+            follow = understand(question, turns, encode, self.finder.mentions)
             if follow.leans:
                 own_vector = query_vector  # the follow-up's own words, as asked
                 question, query_vector = follow.understood, encode(follow.understood)
@@ -97,18 +96,13 @@ class QueryPipeline:
         answer.timings_ms = {**cands.timings_ms, "select": _ms(time.perf_counter() - started)}
         return answer
 
-    def _mentioned(self, name: str) -> bool:
-        """Whether any article uses a word of ``name`` (a name of no indexed word, as "U.S.", is not judged)."""
-        vocab, words = self.retriever.index.bm25.vocab, tokenize(name)
-        return not words or any(t in vocab for t in words)
-
     def _conversation(self, history: list[str], read: bool, **options) -> list[Turn]:
         """The previous questions, each made to stand alone and answered again, for what a follow-up leans on: their
         words and what they quoted. Only the last few count. Each is answered as the user was shown it (the span
         reader's pick, with ``read``), but without the reranker, whose cost a replay of three turns would triple."""
         turns: list[Turn] = []
         for asked in history[-MAX_HISTORY:]:
-            follow = understand(asked, turns, self.retriever.encoder.encode_query, self._mentioned)
+            follow = understand(asked, turns, self.retriever.encoder.encode_query, self.finder.mentions)
             vector = self.retriever.encoder.encode_query(follow.understood)
             hits, cands = self.candidates(follow.understood, vector, rerank=False, **options)
             answer = self.selector.select(cands, hits, None, self.reader if read else None)

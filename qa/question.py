@@ -86,11 +86,23 @@ def _asked(question: str) -> str:
     return main if re.match(rf"(when|what|which|who|whom|whose|where|how|{_PREPOSITION} (what|which))\b", main) else q
 
 
+# the units a date is asked in ("In what year", "On which day of the week")
+_ASKED_UNITS = r"(?:day of the week|years?|date|day|month|decade|century)"
+_ASKED_UNIT = re.compile(rf"\b(?:what|which)\s+({_ASKED_UNITS})\b", re.IGNORECASE)
+
+
+def asked_unit(question: str) -> str:
+    """The unit a question asks a date in ("year" for "In which year ...?"), else "": it names the kind of answer,
+    which a sentence gives as "1979" or "Monday", not a word the sentence must hold."""
+    unit = _ASKED_UNIT.search(question)
+    return unit.group(1) if unit else ""
+
+
 def question_kind(question: str) -> QuestionKind:
     q = question.lower().strip(" \t\n,;:")
     q_typed = _asked(question)
     # "In what year", "On which day of the week", "By which year": a date, as "When" is
-    if re.match(rf"(when|({_PREPOSITION} )?(what|which) (years?|date|day|month|decade|century))\b", q_typed):
+    if re.match(rf"(when|({_PREPOSITION} )?(what|which) {_ASKED_UNITS})\b", q_typed):
         kind = "date"
     elif re.match(r"(how (many|much|long|old|often)|what (percentage|number|share))\b", q_typed):
         kind = "number"
